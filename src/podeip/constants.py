@@ -1,0 +1,150 @@
+"""Every name the operator shares with the outside world, in one place.
+
+Users, other controllers (OpenKruiseGame reads the PodEIP fields) and the cloud account see
+these strings; renaming one breaks a contract. The Kubernetes names follow the API that
+Alibaba documents for ack-extend-network-controller (AENC); the private names use the
+finalizer's domain so that nothing of ours can clash with a user's key.
+
+Ownership tag contract (Auto EIPs only; Static EIPs are never tagged):
+
+====================================================  =============================  =========
+tag key                                               value                          decides
+====================================================  =============================  =========
+``podeip-controller.alibabacloud.com/cluster-id``     settings ``cluster_id``        yes
+``podeip-controller.alibabacloud.com/managed-by``     ``podeip-operator``            yes
+``podeip-controller.alibabacloud.com/podeip-uid``     the PodEIP's UID               yes
+``podeip-controller.alibabacloud.com/namespace``      pod namespace (≤128 chars)     no
+``podeip-controller.alibabacloud.com/pod-name``       pod name (≤128 chars)          no
+====================================================  =============================  =========
+
+An EIP is ours to release only when the three deciding tags match and the PodEIP says
+``type: Auto``. Users may add at most ``MAX_USER_TAGS`` tags, never under our prefix.
+"""
+
+from typing import Final
+
+# --- the PodEIP custom resource -------------------------------------------------------------
+GROUP: Final = "alibabacloud.com"
+VERSION: Final = "v1beta1"
+PLURAL: Final = "podeips"
+KIND: Final = "PodEIP"
+CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+FINALIZER: Final = "podeip-controller.alibabacloud.com/finalizer"
+
+# --- annotation prefixes --------------------------------------------------------------------
+#: Read first when both prefixes carry a key (compatibility §2.1).
+PREFIX_NETWORK: Final = "network.alibabacloud.com/"
+#: Terway's and AENC's original prefix; read second.
+PREFIX_K8S: Final = "k8s.aliyun.com/"
+#: Private keys on PodEIPs, kopf's storage and cloud tags.
+PRIVATE_PREFIX: Final = "podeip-controller.alibabacloud.com/"
+
+# --- input annotation suffixes (valid under both prefixes) ----------------------------------
+POD_WITH_EIP: Final = "pod-with-eip"
+POD_EIP_INSTANCE_ID: Final = "pod-eip-instanceid"
+RELEASE_STRATEGY: Final = "pod-eip-release-strategy"
+EIP_BANDWIDTH: Final = "eip-bandwidth"
+EIP_INTERNET_CHARGE_TYPE: Final = "eip-internet-charge-type"
+EIP_INSTANCE_CHARGE_TYPE: Final = "eip-instance-charge-type"
+EIP_ISP: Final = "eip-isp"
+EIP_COMMON_BANDWIDTH_PACKAGE_ID: Final = "eip-common-bandwidth-package-id"
+EIP_PUBLIC_IP_ADDRESS_POOL_ID: Final = "eip-public-ip-address-pool-id"
+EIP_RESOURCE_GROUP_ID: Final = "eip-resource-group-id"
+EIP_NAME: Final = "eip-name"
+EIP_DESCRIPTION: Final = "eip-description"
+EIP_SECURITY_PROTECTION_TYPES: Final = "eip-security-protection-types"
+EIP_TAGS: Final = "eip-tags"
+
+INPUT_SUFFIXES: Final = (
+    POD_WITH_EIP,
+    POD_EIP_INSTANCE_ID,
+    RELEASE_STRATEGY,
+    EIP_BANDWIDTH,
+    EIP_INTERNET_CHARGE_TYPE,
+    EIP_INSTANCE_CHARGE_TYPE,
+    EIP_ISP,
+    EIP_COMMON_BANDWIDTH_PACKAGE_ID,
+    EIP_PUBLIC_IP_ADDRESS_POOL_ID,
+    EIP_RESOURCE_GROUP_ID,
+    EIP_NAME,
+    EIP_DESCRIPTION,
+    EIP_SECURITY_PROTECTION_TYPES,
+    EIP_TAGS,
+)
+
+#: Compat aliases, read only under ``k8s.aliyun.com/`` and after both prefixed forms.
+ALIASES: Final = {
+    "eci-with-eip": POD_WITH_EIP,
+    "eci-eip-instanceid": POD_EIP_INSTANCE_ID,
+    "eip-charge-type": EIP_INTERNET_CHARGE_TYPE,
+}
+
+#: Platform annotation some ACS pages tell users to set; never an input (compatibility §2.2).
+ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
+
+# --- outputs --------------------------------------------------------------------------------
+ALLOCATED_EIP_ADDRESS_KEYS: Final = (
+    PREFIX_K8S + "allocated-eipAddress",
+    PREFIX_NETWORK + "allocated-eipAddress",
+)
+READINESS_GATE: Final = "k8s.aliyun.com/eip"
+READINESS_REASON_OK: Final = "Associate eip succeed"
+CONTROLLER_MARKER_KEY: Final = PREFIX_K8S + "eip-controller"
+CONTROLLER_MARKER_VALUE: Final = "podeip-operator"
+
+# --- private PodEIP annotations -------------------------------------------------------------
+ANN_CLIENT_TOKEN: Final = PRIVATE_PREFIX + "client-token"
+ANN_ATTEMPT: Final = PRIVATE_PREFIX + "attempt"
+ANN_REQUEST: Final = PRIVATE_PREFIX + "request"
+ANN_POD_UID: Final = PRIVATE_PREFIX + "pod-uid"
+ANN_OWNER: Final = PRIVATE_PREFIX + "owner"
+
+# --- ownership tags -------------------------------------------------------------------------
+TAG_CLUSTER_ID: Final = PRIVATE_PREFIX + "cluster-id"
+TAG_MANAGED_BY: Final = PRIVATE_PREFIX + "managed-by"
+TAG_PODEIP_UID: Final = PRIVATE_PREFIX + "podeip-uid"
+TAG_NAMESPACE: Final = PRIVATE_PREFIX + "namespace"
+TAG_POD_NAME: Final = PRIVATE_PREFIX + "pod-name"
+MANAGED_BY: Final = "podeip-operator"
+MAX_TAGS_PER_EIP: Final = 20
+MAX_USER_TAGS: Final = MAX_TAGS_PER_EIP - 5
+
+# --- workloads ------------------------------------------------------------------------------
+#: Owner kinds (lower-cased, API group ignored) that make a pod stateful.
+STATEFUL_KINDS: Final = frozenset({"statefulset"})
+
+# --- PodEIP conditions ----------------------------------------------------------------------
+COND_READY: Final = "Ready"
+COND_SYNCED: Final = "Synced"
+
+# --- Event reasons (style.md: success in past tense, failures Failed<Verb>Eip) --------------
+EV_ALLOCATED: Final = "EipAllocated"
+EV_ASSOCIATED: Final = "EipAssociated"
+EV_UNASSOCIATED: Final = "EipUnassociated"
+EV_RELEASED: Final = "EipReleased"
+EV_PRESERVED: Final = "EipPreserved"
+EV_ADOPTED: Final = "EipAdopted"
+EV_INVALID_ANNOTATION: Final = "InvalidAnnotation"
+EV_CONFLICTING_ANNOTATIONS: Final = "ConflictingAnnotations"
+EV_ANNOTATION_IGNORED: Final = "AnnotationIgnored"
+EV_RELEASE_STRATEGY_IGNORED: Final = "ReleaseStrategyIgnored"
+EV_CLAIMED_BY_OTHER: Final = "EipClaimedByOtherPod"
+EV_QUOTA_EXCEEDED: Final = "QuotaExceeded"
+EV_PERMISSION_DENIED: Final = "CloudPermissionDenied"
+EV_THROTTLED: Final = "CloudThrottled"
+EV_CONFLICT: Final = "EipConflict"
+EV_FAILED_ALLOCATE: Final = "FailedAllocateEip"
+EV_FAILED_ASSOCIATE: Final = "FailedAssociateEip"
+EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"
+EV_FAILED_RELEASE: Final = "FailedReleaseEip"
+EV_NO_ENI: Final = "EniNotFound"
+EV_POD_SKIPPED: Final = "PodSkipped"
+
+# --- metrics (prometheus names; units in the name; counters end in _total) -------------------
+METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"
+METRIC_CLOUD_DURATION: Final = "podeip_cloud_api_call_duration_seconds"
+METRIC_CLOUD_RETRIES: Final = "podeip_cloud_api_retries_total"
+METRIC_RECONCILE_ERRORS: Final = "podeip_reconcile_errors_total"
+METRIC_EIPS: Final = "podeip_eips"
+METRIC_GC_RELEASED: Final = "podeip_gc_released_total"
+METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"

@@ -1,0 +1,146 @@
+"""The one typed settings object, read once at startup and passed explicitly.
+
+Environment variables use the prefix ``PODEIP_`` and ``__`` for nesting
+(``PODEIP_CLOUD__REGION_ID``). The Helm chart maps AENC's documented values (clusterID,
+regionID, vpcID, maxConcurrentReconciles, …) onto these names, so nothing else in the code
+reads ``os.environ``. Secrets are ``SecretStr`` so that they never show in a repr or a log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``per_minute`` calls on average, ``burst`` at once."""
+
+    per_minute: float = Field(gt=0)
+    burst: int = Field(default=10, ge=1)
+
+
+def _default_rate_limits() -> dict[str, RateLimit]:
+    # Alibaba's published per-API limits are 120/min for Allocate/Associate/Unassociate and
+    # 600/min for Describe/Release; we stay below them by default (alibaba-openapi §11).
+    return {
+        "AllocateEipAddress": RateLimit(per_minute=100, burst=10),
+        "AssociateEipAddress": RateLimit(per_minute=100, burst=10),
+        "UnassociateEipAddress": RateLimit(per_minute=100, burst=10),
+        "ReleaseEipAddress": RateLimit(per_minute=500, burst=20),
+        "DescribeEipAddresses": RateLimit(per_minute=500, burst=20),
+        "TagResources": RateLimit(per_minute=250, burst=10),
+        "AddCommonBandwidthPackageIp": RateLimit(per_minute=100, burst=10),
+        "RemoveCommonBandwidthPackageIp": RateLimit(per_minute=100, burst=10),
+        "DescribeNetworkInterfaces": RateLimit(per_minute=500, burst=20),
+    }
+
+
+class CredentialSettings(BaseModel):
+    """How the Alibaba provider authenticates. The first complete option wins:
+    an AccessKey pair (given directly or as mounted files), RRSA (an OIDC token file and
+    role), then the ECS instance RAM role."""
+
+    access_key_id: SecretStr | None = None
+    access_key_secret: SecretStr | None = None
+    #: Files of a mounted Secret (re-read on authentication errors; Secret volumes update in place).
+    access_key_id_file: Path | None = None
+    access_key_secret_file: Path | None = None
+    #: RRSA: the ack-pod-identity-webhook injects these.
+    oidc_role_arn: str | None = None
+    oidc_provider_arn: str | None = None
+    oidc_token_file: Path | None = None
+    role_session_name: str = "podeip-operator"
+    #: The worker's RAM role name on ECS (empty: discovered from instance metadata).
+    ecs_ram_role_name: str | None = None
+    use_ecs_ram_role: bool = True
+
+
+class CloudSettings(BaseModel):
+    provider: Literal["alibaba", "simulated"] = "alibaba"
+    region_id: str = ""
+    vpc_id: str = ""
+    #: Endpoint overrides: a host (``vpc.cn-hangzhou.aliyuncs.com``) or a URL
+    #: (``http://127.0.0.1:18080`` for ``podeip cloud-sim``). Empty: the region's default.
+    vpc_endpoint: str = ""
+    ecs_endpoint: str = ""
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=10.0, gt=0)
+    credentials: CredentialSettings = Field(default_factory=CredentialSettings)
+    rate_limits: dict[str, RateLimit] = Field(default_factory=_default_rate_limits)
+    #: Retries inside the cloud layer for retryable errors (throttling, transport, 5xx).
+    max_retries: int = Field(default=4, ge=0, le=20)
+    backoff_base_seconds: float = Field(default=0.5, gt=0)
+    backoff_cap_seconds: float = Field(default=20.0, gt=0)
+
+
+class GCSettings(BaseModel):
+    #: AENC's garbageCollectionPeriodInMinutes: TTL sweep, podLastSeen refresh, drift repair.
+    period_minutes: float = Field(default=1.0, gt=0)
+    #: Orphan EIPs younger than this are never released (async states, list races).
+    orphan_grace_minutes: float = Field(default=10.0, ge=0)
+    #: Abort the orphan sweep when candidates exceed max(3, this fraction of tagged EIPs).
+    orphan_max_fraction: float = Field(default=0.1, gt=0, le=1)
+    dry_run: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PODEIP_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    #: Value of the cluster-id ownership tag. Empty: the kube-system namespace UID.
+    cluster_id: str = ""
+    #: AENC's enableControllers; "eip" must be present for the EIP controller to run.
+    enable_controllers: list[str] = Field(default_factory=lambda: ["eip"])
+    #: AENC's maxConcurrentReconciles: cap on concurrent cloud-mutating reconciles.
+    max_concurrent_reconciles: int = Field(default=1, ge=1, le=200)
+    custom_stateful_workload_kinds: list[str] = Field(default_factory=list)
+    enable_virtual_node: bool = False
+    #: Node label that marks a virtual (ECI) node.
+    virtual_node_label: str = "type=virtual-kubelet"
+    #: Longest accepted TTL release strategy.
+    max_release_after_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    max_bandwidth_mbps: int = Field(default=500, ge=1)
+    allow_prepaid: bool = False
+
+    #: Kubernetes access: a kubeconfig path, or in-cluster ServiceAccount when empty.
+    kubeconfig: Path | None = None
+    kube_client_qps: float = Field(default=20.0, gt=0)
+    kube_client_burst: int = Field(default=30, ge=1)
+    #: Namespace of the operator (Leases for static-EIP claims live here).
+    namespace: str = "kube-system"
+    peering_name: str = "podeip-operator"
+    standalone: bool = False
+
+    cloud: CloudSettings = Field(default_factory=CloudSettings)
+    gc: GCSettings = Field(default_factory=GCSettings)
+
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    #: Test-only crash points (reliability §4): names at which the process exits at once.
+    crash_points: list[str] = Field(default_factory=list)
+
+    @field_validator("enable_controllers", "custom_stateful_workload_kinds", "crash_points", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.cloud.provider == "alibaba" and not self.cloud.vpc_endpoint and not self.cloud.region_id:
+            raise ValueError("cloud.region_id (regionID) is required with the alibaba provider")
+        return self
+
+    @property
+    def eip_enabled(self) -> bool:
+        return "eip" in self.enable_controllers
