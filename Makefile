@@ -1,0 +1,82 @@
+# podeip-operator developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CACHE  := $(shell hack/testbed-build.sh print-cache)
+
+##@ General
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+
+##@ Setup
+install: $(STAMP) ## Create the virtualenv and install the project with its dev dependencies
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+testbed: ## Build (or verify) the local control plane binaries from Go modules into the cache
+	hack/testbed-build.sh
+
+##@ Test
+lint: install ## ruff, import-linter and the CRD/chart sync check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/lint-imports
+
+typecheck: install ## mypy (strict) on src/
+	$(VENV)/bin/mypy
+
+unit: install ## Unit tests (no control plane)
+	$(PY) -m pytest tests/unit -q
+
+contract: install ## Provider contract suite (simulated in-process and official SDK over HTTP)
+	$(PY) -m pytest tests/contract -q
+
+integration: install testbed ## Integration tests on the local control plane
+	$(PY) -m pytest tests/integration -q
+
+e2e: install testbed ## End-to-end tests: chart RBAC, podeip run as a subprocess
+	$(PY) -m pytest tests/e2e -q
+
+test: install testbed lint ## Everything CI runs: builds what is missing, then lint and all test layers
+	$(PY) -m pytest -q -p no:cacheprovider
+
+##@ Local cluster
+cluster-up: install testbed ## Start a local control plane in the background; kubeconfig in .local/kubeconfig
+	$(PY) tests/testbed/cluster.py up
+
+cluster-down: ## Stop the local control plane
+	$(PY) tests/testbed/cluster.py down
+
+cluster-status: ## Show the local control plane's processes and memory
+	$(PY) tests/testbed/cluster.py status
+
+##@ Run
+demo: install testbed ## The demo: control plane + simulated cloud + operator, the seed examples end to end
+	$(PY) hack/demo.py
+
+bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
+	$(PY) hack/bench.py
+
+##@ Packaging
+image: ## Build the container image (needs Docker)
+	docker build -t podeip-operator:dev .
+
+chart-lint: install testbed ## helm lint the chart
+	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint charts/podeip-operator
+
+kind-e2e: ## kind cluster + image + helm install + the demo checks (needs Docker and kind)
+	hack/kind-e2e.sh
+
+clean: ## Remove the virtualenv, local state and Python caches (not the Go-built cache)
+	-$(PY) tests/testbed/cluster.py down 2>/dev/null
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help install testbed lint typecheck unit contract integration e2e test cluster-up cluster-down cluster-status demo bench image chart-lint kind-e2e clean
