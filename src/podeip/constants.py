@@ -148,3 +148,11 @@ METRIC_RECONCILE_ERRORS: Final = "podeip_reconcile_errors_total"
 METRIC_EIPS: Final = "podeip_eips"
 METRIC_GC_RELEASED: Final = "podeip_gc_released_total"
 METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"
+#: Every request the operator's own Kubernetes client makes (kopf's watches are not counted).
+METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
+
+# --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
+#: Events' ``source.component`` and ``reportingController``.
+EVENT_COMPONENT: Final = "podeip-operator"
+#: Claim Leases (reliability R7) are named this prefix plus the allocation ID.
+CLAIM_LEASE_PREFIX: Final = "podeip-claim-"
