@@ -1,0 +1,128 @@
+"""The resolved EIP request and the findings of reading a pod's annotations.
+
+:class:`EipRequest` is the one description of "what this pod asked for" that the rest of the
+operator uses: the reconciler freezes it into the PodEIP's private ``request`` annotation when
+the PodEIP is created, retries read it back instead of the live pod (reliability R2), and its
+hash goes into the ClientToken. So its JSON must be deterministic (fields in declaration order,
+tags sorted, defaults written out) and must parse back with ``EipRequest.model_validate_json``.
+
+The model also refuses inconsistent shapes (a Static request with allocation parameters, an
+Auto one without charge types, a TTL without its duration), so that a request read back from
+an edited annotation cannot smuggle in what the annotation parser would have refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from podeip.api.podeip import AllocationType, ReleaseStrategy
+from podeip.domain import parameters as p
+
+_SHOWN = 80
+
+
+def show(value: str) -> str:
+    """A value for a one-line message: shortened, with line breaks and controls escaped."""
+    text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+@dataclass(frozen=True)
+class AnnotationError:
+    """An invalid annotation: the key as written, its value, and what would be accepted."""
+
+    key: str
+    value: str
+    allowed: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.key}={show(self.value)}: {self.allowed}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class AnnotationWarning:
+    """Something the operator will not do as written; ``reason`` is an Event reason."""
+
+    reason: str
+    message: str
+    key: str | None = None
+    event_type: Literal["Normal", "Warning"] = "Warning"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_IDENTITY_FIELDS = frozenset(
+    {"allocation_type", "allocation_id", "release_strategy", "release_after", "release_ttl"}
+)
+
+
+class EipRequest(BaseModel):
+    """What the pod asks for, resolved, validated and with defaults made explicit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allocation_type: AllocationType
+    #: The user's EIP (Static only).
+    allocation_id: str | None = None
+    release_strategy: ReleaseStrategy = ReleaseStrategy.FOLLOW
+    #: The user's Go duration, verbatim (TTL only), and its value.
+    release_after: str | None = None
+    release_ttl: timedelta | None = None
+    # Auto only, from here on.
+    bandwidth: int | None = None
+    internet_charge_type: p.InternetChargeType | None = None
+    instance_charge_type: p.InstanceChargeType | None = None
+    isp: p.Isp | None = None
+    bandwidth_package_id: str | None = None
+    public_ip_address_pool_id: str | None = None
+    resource_group_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    security_protection_types: tuple[p.SecurityProtectionType, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _sorted(cls, tags: dict[str, str]) -> dict[str, str]:
+        return dict(sorted(tags.items()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        is_ttl = self.release_strategy is ReleaseStrategy.TTL
+        if is_ttl != (self.release_after is not None) or is_ttl != (self.release_ttl is not None):
+            raise ValueError("release_after and release_ttl go with TTL, and only with TTL")
+        charges = (self.bandwidth, self.internet_charge_type, self.instance_charge_type)
+        if self.allocation_type is AllocationType.STATIC:
+            auto_set = any(getattr(self, name) not in (None, (), {}) for name in _AUTO_FIELDS)
+            if not self.allocation_id or auto_set:
+                raise ValueError("a Static request has an allocation_id and no allocation parameters")
+        elif self.allocation_id is not None or None in charges:
+            raise ValueError("an Auto request has bandwidth and charge types, and no allocation_id")
+        return self
+
+    def canonical_json(self) -> str:
+        """The deterministic JSON frozen into the PodEIP; ``model_validate_json`` reads it back."""
+        return self.model_dump_json()
+
+
+#: Request fields that only an Auto request may set.
+_AUTO_FIELDS = tuple(name for name in EipRequest.model_fields if name not in _IDENTITY_FIELDS)
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    #: None when the pod asks for no EIP, or when any annotation is invalid.
+    request: EipRequest | None
+    #: Whether the pod asks for an EIP at all (even if its annotations are invalid).
+    requested: bool = False
+    errors: tuple[AnnotationError, ...] = ()
+    warnings: tuple[AnnotationWarning, ...] = ()

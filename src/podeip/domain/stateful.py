@@ -1,0 +1,73 @@
+"""Release strategies and the stateful-workload rule that limits them.
+
+``pod-eip-release-strategy`` is ``Follow``, ``Never`` or a Go duration (TTL). AENC documents
+TTL and Never as "supported only for stateful replica controllers": a kept EIP is useful only
+if a pod with the same name comes back, which happens for StatefulSets (and bare pods that a
+user re-creates), never for Deployments, whose pod names change. A Deployment with ``Never``
+would keep billed EIPs forever. So for other owners the strategy falls back to ``Follow``, and
+the caller reports it (compatibility §5.2).
+
+A pod is stateful when its controller owner's kind, lower-cased and with the API group ignored,
+is ``statefulset`` (this covers OpenKruise's Advanced StatefulSet) or one of the configured
+``customStatefulWorkloadKinds``, or when it has no controller owner at all. Custom kinds may be
+written as ``Kind``, ``group/Kind`` or ``Kind.group``; only the kind is compared.
+
+``Follow`` and ``Never`` are matched without regard to case (``never`` is accepted): AENC's
+documentation spells them capitalized, and reading a lower-case spelling as a malformed
+duration would only turn a clear intent into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+
+from podeip import constants
+from podeip.api.podeip import ReleaseStrategy
+from podeip.domain.durations import parse_release_after
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    strategy: ReleaseStrategy
+    #: The user's duration string, verbatim (TTL only); it goes into ``releaseAfter``.
+    release_after: str | None = None
+    ttl: timedelta | None = None
+
+
+FOLLOW = ReleasePolicy(ReleaseStrategy.FOLLOW)
+NEVER = ReleasePolicy(ReleaseStrategy.NEVER)
+
+
+def parse_release_strategy(text: str, *, max_release_after: timedelta) -> ReleasePolicy:
+    """``Follow``, ``Never`` or a TTL; raises ``DurationError`` for anything else."""
+    word = text.strip()
+    if word.lower() == "follow":
+        return FOLLOW
+    if word.lower() == "never":
+        return NEVER
+    ttl = parse_release_after(word, max_release_after=max_release_after)
+    return ReleasePolicy(ReleaseStrategy.TTL, release_after=word, ttl=ttl)
+
+
+def _kind(name: str) -> str:
+    # "apps.kruise.io/StatefulSet" → "statefulset"; "StatefulSet.apps.kruise.io" → "statefulset"
+    return name.rsplit("/", 1)[-1].split(".", 1)[0].strip().lower()
+
+
+def is_stateful(owner_kind: str | None, *, custom_kinds: Collection[str] = ()) -> bool:
+    """Whether TTL and Never apply to a pod whose controller owner has this kind (None: bare)."""
+    if owner_kind is None:
+        return True
+    kinds = constants.STATEFUL_KINDS | {_kind(k) for k in custom_kinds if k.strip()}
+    return _kind(owner_kind) in kinds
+
+
+def effective_policy(
+    policy: ReleasePolicy, *, owner_kind: str | None, custom_kinds: Collection[str] = ()
+) -> tuple[ReleasePolicy, bool]:
+    """The policy that applies to this pod, and whether the requested one was overridden."""
+    if policy.strategy is ReleaseStrategy.FOLLOW or is_stateful(owner_kind, custom_kinds=custom_kinds):
+        return policy, False
+    return FOLLOW, True

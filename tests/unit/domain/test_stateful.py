@@ -1,0 +1,59 @@
+"""We test these aspects: which owners count as stateful (group ignored, custom kinds in any
+spelling, bare pods), how release strategies are parsed, and when they fall back to Follow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from podeip.api.podeip import ReleaseStrategy
+from podeip.domain.durations import DurationError
+from podeip.domain.stateful import (
+    FOLLOW,
+    NEVER,
+    ReleasePolicy,
+    effective_policy,
+    is_stateful,
+    parse_release_strategy,
+)
+
+WEEK = timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("owner_kind", "custom", "expected"),
+    [
+        (None, (), True),
+        ("StatefulSet", (), True),
+        ("STATEFULSET", (), True),
+        ("Deployment", (), False),
+        ("ReplicaSet", (), False),
+        ("CloneSet", (), False),
+        ("GameServerSet", ["gameserverset"], True),
+        ("GameServerSet", ["game.kruise.io/GameServerSet"], True),
+        ("GameServerSet", ["GameServerSet.game.kruise.io"], True),
+        ("GameServerSet", ["", " "], False),
+    ],
+)
+def test_stateful_owners_are_statefulsets_custom_kinds_and_bare_pods(
+    owner_kind: str | None, custom: list[str], expected: bool
+) -> None:
+    assert is_stateful(owner_kind, custom_kinds=custom) is expected
+
+
+def test_release_strategy_words_and_durations() -> None:
+    assert parse_release_strategy("Follow", max_release_after=WEEK) == FOLLOW
+    assert parse_release_strategy(" never ", max_release_after=WEEK) == NEVER
+    ttl = parse_release_strategy("5m0s", max_release_after=WEEK)
+    assert ttl == ReleasePolicy(ReleaseStrategy.TTL, release_after="5m0s", ttl=timedelta(minutes=5))
+    with pytest.raises(DurationError):
+        parse_release_strategy("TTL", max_release_after=WEEK)
+
+
+def test_stateless_owners_fall_back_to_follow_and_say_so() -> None:
+    ttl = parse_release_strategy("10m", max_release_after=WEEK)
+    assert effective_policy(ttl, owner_kind="Deployment") == (FOLLOW, True)
+    assert effective_policy(NEVER, owner_kind="Job") == (FOLLOW, True)
+    assert effective_policy(FOLLOW, owner_kind="Job") == (FOLLOW, False)
+    assert effective_policy(ttl, owner_kind="StatefulSet") == (ttl, False)
