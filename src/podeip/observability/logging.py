@@ -30,7 +30,9 @@ _IGNORED_EXTRAS = frozenset({"k8s_skip", "settings", "taskName"})
 
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers and bare bearer/basic credentials.
-    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)[^\"',}\n]+"), rf"\1{REDACTED}"),
+    # The header value runs to its closing quote, or else to the end of the line (ACS3 and
+    # SigV4 values contain commas and spaces).
+    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*)(?:\"[^\"]*\"|'[^']*'|[^\n]*)"), rf"\1{REDACTED}"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # key=value / "key": "value" for anything named like a secret (AccessKeySecret,
     # access_key_secret, SecurityToken, x-acs-security-token, token, password, client_secret…),
@@ -38,7 +40,7 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)(?<![\w-])(?!(?:client|next)[-_]?token\b)"
-            r"([\w-]*(?:secret|password|passwd|token|credential)[\w-]*[\"']?\s*[:=]\s*[\"']?)"
+            r"([\w-]*(?:secret|password|passwd|token|credential|signature)[\w-]*[\"']?\s*[:=]\s*[\"']?)"
             r"[^\s\"',}&]+"
         ),
         rf"\1{REDACTED}",
