@@ -78,7 +78,7 @@ def test_crd_with_status_subresource_and_printer_columns_is_served(kubectl: Kube
     assert read["status"] == {"phase": "Polished"}
     table = kubectl("-n", namespace, "get", "wdg")
     header, row = table.strip().splitlines()
-    assert header.split() == ["NAME", "COLOUR", "PHASE", "AGE"]
+    assert header.split() == ["NAME", "COLOUR", "PHASE"]
     assert row.split()[:3] == ["w1", "teal", "Polished"]
 
 
