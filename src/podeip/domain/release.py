@@ -1,0 +1,146 @@
+"""What to do with a PodEIP's EIP: the release matrix of compatibility §5, as a pure function.
+
+Releasing is the one action that cannot be undone: a released address is gone for good, and
+the user's DNS records, allow-lists and game-server listings point at it. So this module
+decides, with time passed in, and the caller only carries the decision out. The rules:
+
+- "pod gone" is NotFound or phase Succeeded/Failed; a terminating pod still holds its EIP;
+- whatever the strategy, the EIP is unassociated as soon as the pod is gone (its IP may be
+  handed to another pod, reliability T7);
+- Follow: Auto is released and the PodEIP deleted; Static is unassociated and the PodEIP
+  deleted ("forget"); **Static is never released by any path**, and neither is anything whose
+  type is not exactly ``Auto``;
+- TTL: kept, unbound, until ``podLastSeen + releaseAfter``, then as Follow. An empty
+  ``podLastSeen`` means "set it now", never "long ago". A ``podLastSeen`` in the future (a
+  skewed clock) is treated as now and rewritten, so it cannot postpone the release forever;
+- Never: kept until a user deletes the PodEIP;
+- a user deleting the PodEIP releases an Auto EIP and forgets a Static one, whatever the strategy;
+- a new pod with the same name and the same controller owner re-binds a kept EIP (TTL or
+  Never), also after its TTL ran out while nobody looked: the pod is back, and giving it its
+  old address is what the user configured the TTL for. Under Follow the old PodEIP goes first;
+- an unrelated pod with the same name is refused while the EIP is kept;
+- an unknown strategy or allocation type, and a TTL whose ``releaseAfter`` does not parse or is
+  not positive, keep the EIP (fail safe; Terway's GC does the same) and say why in ``note``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from podeip.api.podeip import AllocationType, ReleaseStrategy
+from podeip.api.pods import PodView
+from podeip.domain.durations import DurationError, parse_go_duration, to_timedelta
+
+
+class PodPresence(StrEnum):
+    #: The pod this PodEIP serves (same UID), not finished; terminating counts as present.
+    PRESENT = "Present"
+    #: NotFound, or Succeeded/Failed.
+    GONE = "Gone"
+    #: A new pod (other UID) with the same name and controller owner, asking for an EIP.
+    REBORN = "Reborn"
+    #: A new pod with the same name but another owner (or not asking for an EIP).
+    UNRELATED = "Unrelated"
+
+
+class Action(StrEnum):
+    #: Keep the EIP bound to the pod (associate it if it is not yet).
+    KEEP_ASSOCIATED = "KeepAssociated"
+    #: Bind the kept EIP to the new same-name pod.
+    ASSOCIATE = "Associate"
+    #: Unbind (compare first) and keep the EIP and the PodEIP.
+    UNASSOCIATE_AND_KEEP = "UnassociateAndKeep"
+    #: Auto: unbind, leave the shared bandwidth, release, delete the PodEIP.
+    RELEASE = "Release"
+    #: Static (or not provably Auto): unbind, delete the PodEIP, never release.
+    UNASSOCIATE_AND_FORGET = "UnassociateAndForget"
+    #: Unbind and keep, and tell the same-name pod that the EIP is not its own.
+    REFUSE = "Refuse"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    #: Write this to ``status.podLastSeen`` (None: leave it as it is).
+    last_seen: datetime | None = None
+    #: When to look again (the TTL deadline); None: no timed check needed.
+    next_check: datetime | None = None
+    #: Why a fail-safe keep happened, for a Warning Event; None when all was understood.
+    note: str | None = None
+
+
+def pod_presence(
+    *, pod: PodView | None, recorded_uid: str, recorded_owner: str | None, asks_for_eip: bool
+) -> PodPresence:
+    """Classify the pod with the PodEIP's name. ``recorded_owner`` is ``"Kind/name"``; an
+    empty one (adopted PodEIPs) matches any owner. Whether a Static pod names the same EIP is
+    for the caller to fold into ``asks_for_eip``."""
+    if pod is None or pod.is_gone:
+        return PodPresence.GONE
+    if pod.uid == recorded_uid:
+        return PodPresence.PRESENT
+    same_owner = not recorded_owner or recorded_owner == str(pod.owner or "")
+    return PodPresence.REBORN if asks_for_eip and same_owner else PodPresence.UNRELATED
+
+
+def decide(
+    *,
+    allocation_type: AllocationType | str,
+    strategy: ReleaseStrategy | str,
+    release_after: str | None,
+    pod: PodPresence,
+    last_seen: datetime | None,
+    now: datetime,
+    podeip_deleted: bool = False,
+) -> Decision:
+    """The action for one PodEIP at ``now``; see the module docstring for the matrix."""
+    final = Action.RELEASE if allocation_type == AllocationType.AUTO else Action.UNASSOCIATE_AND_FORGET
+    if podeip_deleted:
+        return Decision(final)
+    if pod is PodPresence.PRESENT:
+        return Decision(Action.KEEP_ASSOCIATED, last_seen=now)
+    if strategy not in set(ReleaseStrategy) or allocation_type not in set(AllocationType):
+        note = (
+            f"unknown allocation type {allocation_type!r} or release strategy {strategy!r}: the EIP is kept"
+        )
+        return _kept(pod, last_seen=last_seen, now=now, note=note)
+    if strategy == ReleaseStrategy.FOLLOW:
+        return Decision(final)
+    if pod is PodPresence.REBORN:
+        return Decision(Action.ASSOCIATE, last_seen=now)
+    if strategy == ReleaseStrategy.NEVER:
+        return _kept(pod, last_seen=last_seen, now=now)
+    ttl = _ttl(release_after)
+    if ttl is None:
+        note = f"releaseAfter {release_after!r} is not a positive Go duration: the EIP is kept"
+        return _kept(pod, last_seen=last_seen, now=now, note=note)
+    anchor = now if last_seen is None or last_seen > now else last_seen
+    deadline = anchor + ttl
+    if deadline <= now:
+        return Decision(final)
+    return _kept(pod, last_seen=last_seen, now=now, next_check=deadline)
+
+
+def _kept(
+    pod: PodPresence,
+    *,
+    last_seen: datetime | None,
+    now: datetime,
+    next_check: datetime | None = None,
+    note: str | None = None,
+) -> Decision:
+    action = Action.REFUSE if pod is PodPresence.UNRELATED else Action.UNASSOCIATE_AND_KEEP
+    rewrite = now if last_seen is None or last_seen > now else None
+    return Decision(action, last_seen=rewrite, next_check=next_check, note=note)
+
+
+def _ttl(release_after: str | None) -> timedelta | None:
+    if release_after is None:
+        return None
+    try:
+        nanos = parse_go_duration(release_after)
+    except DurationError:
+        return None
+    return to_timedelta(nanos) if nanos > 0 else None
