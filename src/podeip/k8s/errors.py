@@ -72,3 +72,14 @@ def error_for(*, status: int, body: dict[str, Any] | None) -> ApiError:
     else:
         cls = ApiError
     return cls(status=status, reason=reason or cls.__name__, message=message, body=body)
+
+
+def invalid_fields(error: ApiError) -> set[str]:
+    """The field paths a 422 names in ``details.causes`` (``metadata.uid``, ``spec.x``)."""
+    causes = (error.body.get("details") or {}).get("causes") or []
+    return {str(cause.get("field")) for cause in causes if isinstance(cause, dict)}
+
+
+def as_conflict(error: ApiError) -> Conflict:
+    """Report a failed precondition as the 409 callers handle (re-read and decide again)."""
+    return Conflict(status=409, reason="Conflict", message=error.message, body=error.body)

@@ -21,7 +21,7 @@ from typing import Any
 
 from podeip import constants
 from podeip.k8s.client import Body, Items, KubeClient
-from podeip.k8s.errors import Conflict, Invalid
+from podeip.k8s.errors import Conflict, Invalid, as_conflict
 
 API_VERSION = f"{constants.GROUP}/{constants.VERSION}"
 
@@ -96,7 +96,7 @@ class PodEIPs:
             return await self._client.patch(podeip_path(namespace, name), operations, patch_type="json")
         except Invalid as exc:
             # A failed "test" operation comes back as 422; to the caller it is a lost race.
-            raise Conflict(status=409, reason="Conflict", message=exc.message, body=exc.body) from exc
+            raise as_conflict(exc) from exc
 
     async def delete(self, namespace: str, name: str, *, uid: str | None = None) -> Body:
         """Delete (the finalizer keeps it until released); ``uid`` guards against a re-created twin."""
@@ -105,5 +105,6 @@ class PodEIPs:
 
 
 def _stale(expected: str, actual: object) -> Conflict:
-    message = f"resourceVersion is {actual}, expected {expected}"
-    return Conflict(status=409, reason="Conflict", message=message)
+    return Conflict(
+        status=409, reason="Conflict", message=f"resourceVersion is {actual}, expected {expected}"
+    )

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podeip.k8s.client import Body, Items, KubeClient
+from podeip.k8s.errors import Invalid, as_conflict, invalid_fields
 
 
 def pod_path(namespace: str, name: str | None = None) -> str:
@@ -95,4 +96,12 @@ class Pods:
     ) -> Body:
         """Merge one condition into ``status.conditions``; ``Conflict`` if the UID differs."""
         patch = {"metadata": {"uid": uid}, "status": {"conditions": [dict(condition)]}}
-        return await self._client.patch(f"{pod_path(namespace, name)}/status", patch, patch_type="strategic")
+        try:
+            return await self._client.patch(
+                f"{pod_path(namespace, name)}/status", patch, patch_type="strategic"
+            )
+        except Invalid as exc:
+            # The API server reports a UID mismatch as "metadata.uid: field is immutable" (422).
+            if "metadata.uid" in invalid_fields(exc):
+                raise as_conflict(exc) from exc
+            raise
