@@ -61,6 +61,22 @@ class KubeConnection:
                 raise KubeConfigError(f"cannot read token file {self.token_path}: {exc}") from exc
         return self.token.get_secret_value() if self.token is not None else None
 
+    def login_fields(self) -> dict[str, Any]:
+        """Keyword arguments for ``kopf.ConnectionInfo`` (built in ``podeip.app``, which may
+        import kopf), with the token as of now: call it from every ``on.login``."""
+        return {
+            "server": self.server,
+            "ca_path": str(self.ca_path) if self.ca_path else None,
+            "ca_data": self.ca_data,
+            "insecure": self.insecure,
+            "token": self.read_token(),
+            "certificate_path": str(self.certificate_path) if self.certificate_path else None,
+            "certificate_data": self.certificate_data,
+            "private_key_path": str(self.private_key_path) if self.private_key_path else None,
+            "private_key_data": self.private_key_data,
+            "default_namespace": self.default_namespace,
+        }
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """TLS settings for ``https`` servers; ``None`` for plain ``http``."""
         if not self.server.startswith("https://"):

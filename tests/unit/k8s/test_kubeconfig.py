@@ -3,7 +3,8 @@ one) selects server, token, CA data, client certificate and key data, insecure m
 default namespace; relative file references resolve against the kubeconfig's directory; a
 tokenFile is re-read on every call; the in-cluster loader reads the ServiceAccount volume and
 needs both service variables; the choice between the two; broken files fail with a clear
-KubeConfigError; the TLS context really loads the CA and the client key pair."""
+KubeConfigError; the TLS context really loads the CA and the client key pair; the login fields
+build a kopf ConnectionInfo whose TLS context and headers match."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+import kopf
 import pytest
 import yaml
 from cryptography import x509
@@ -213,3 +215,19 @@ def test_the_kubeconfig_wins_when_configured_else_in_cluster_is_used(tmp_path: P
     assert load_connection(path, env={"KUBERNETES_SERVICE_HOST": "10.0.0.1"}).server == "https://127.0.0.1:1"
     with pytest.raises(KubeConfigError, match="not in a cluster"):
         load_connection(None, env={})
+
+
+def test_login_fields_build_a_working_kopf_connection_info(tmp_path: Path) -> None:
+    ca, _ = self_signed()
+    cert, key = self_signed()
+    path = write_kubeconfig(
+        tmp_path / "config",
+        cluster={"server": "https://127.0.0.1:6443", "certificate-authority-data": b64(ca)},
+        user={"token": "s3cr3t", "client-certificate-data": b64(cert), "client-key-data": b64(key)},
+        namespace="apps",
+    )
+    info = kopf.ConnectionInfo(**load_kubeconfig(path).login_fields())
+    assert info.server == "https://127.0.0.1:6443"
+    assert info.default_namespace == "apps"
+    assert info.as_http_headers() == {"Authorization": "Bearer s3cr3t"}
+    assert len(info.as_ssl_context().get_ca_certs()) == 1
