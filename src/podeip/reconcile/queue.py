@@ -85,7 +85,9 @@ class WorkQueue:
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"podeip-worker-{i}") for i in range(self._concurrency)]
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"podeip-worker-{i}") for i in range(self._concurrency)
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -147,12 +149,14 @@ class WorkQueue:
             self.add(key, after=requeue.after)
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # noqa: BLE001 - isolated per key, retried with backoff
+        except Exception as error:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
             delay = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1))
             delay *= random.uniform(0.8, 1.2)
-            logger.exception("reconcile of %s/%s failed (attempt %d); retrying in %.1fs", *key, failures, delay)
+            logger.exception(
+                "reconcile of %s/%s failed (attempt %d); retrying in %.1fs", *key, failures, delay
+            )
             if self._on_error is not None:
                 self._on_error(key, error)
             self.add(key, after=delay)

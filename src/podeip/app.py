@@ -1,0 +1,189 @@
+"""``podeip run``: the composition root. Settings → clients → reconciler → kopf.
+
+Everything is built once here and passed explicitly: the one Kubernetes client, the cloud
+provider (the Alibaba SDKs, or the simulated cloud in process), the metrics registry, the work
+queue and the garbage collector. kopf only watches and enqueues (``podeip.controllers``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from podeip import __version__
+from podeip.cloud.provider import EipProvider
+from podeip.controllers import handlers
+from podeip.controllers.memo import Operator
+from podeip.k8s.client import KubeClient
+from podeip.k8s.config import load_connection
+from podeip.k8s.events import EventRecorder
+from podeip.k8s.leases import Claims
+from podeip.k8s.podeips import PodEIPs
+from podeip.k8s.pods import Pods
+from podeip.observability.logging import configure_logging
+from podeip.observability.metrics import Metrics, start_metrics_server
+from podeip.reconcile import gc
+from podeip.reconcile.deps import Deps
+from podeip.reconcile.podeip import Reconciler
+from podeip.reconcile.queue import WorkQueue
+from podeip.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
+    )
+    parser.add_argument("--standalone", action="store_true", default=None, help="no kopf peering")
+    parser.add_argument("--metrics-port", type=int, help="port of /metrics and /healthz (0: off)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment (``PODEIP_*``) first, flags on top."""
+    overrides: dict[str, Any] = {}
+    for name in ("kubeconfig", "standalone", "metrics_port", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.eip_enabled:
+        logger.warning("enableControllers does not contain 'eip': the EIP controller is off")
+    asyncio.run(run(settings))
+    return 0
+
+
+def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
+    if settings.cloud.provider == "simulated":
+        from podeip.cloud.simulated.engine import Engine
+        from podeip.cloud.simulated.provider import SimulatedEipProvider
+
+        return SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
+    from podeip.cloud.alibaba.provider import AlibabaEipProvider
+
+    return AlibabaEipProvider.from_settings(settings.cloud, metrics=metrics)
+
+
+async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
+    """AENC's clusterID; without one, the kube-system namespace UID (immutable)."""
+    if settings.cluster_id:
+        return settings.cluster_id
+    namespace = await client.get("/api/v1/namespaces/kube-system")
+    return str(namespace["metadata"]["uid"])
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, *, provider: EipProvider | None = None
+) -> AsyncIterator[tuple[Operator, Reconciler, kopf.OperatorRegistry]]:
+    """The operator's parts, started; stopped and closed on exit. ``provider``: tests' own."""
+    metrics = Metrics()
+    connection = load_connection(settings.kubeconfig, env=os.environ)
+    client = KubeClient(
+        connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
+    )
+    provider = provider or build_provider(settings, metrics)
+    runner = None
+    gc_task: asyncio.Task[None] | None = None
+    try:
+        deps = Deps(
+            settings=settings,
+            cluster_id=await cluster_id_of(settings, client),
+            client=client,
+            pods=Pods(client),
+            podeips=PodEIPs(client),
+            events=EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator")),
+            claims=Claims(client, namespace=settings.namespace),
+            cloud=provider,
+            metrics=metrics,
+        )
+        reconciler = Reconciler(deps)
+        queue = WorkQueue(
+            reconciler.reconcile,
+            concurrency=settings.max_concurrent_reconciles,
+            on_error=lambda key, error: metrics.reconcile_errors.labels(
+                controller="podeip", error_category=type(error).__name__
+            ).inc(),
+        )
+        deps.enqueue = queue.add
+        if settings.metrics_port:
+            runner = await start_metrics_server(
+                metrics, host=settings.metrics_host, port=settings.metrics_port
+            )
+        queue.start()
+        gc_task = asyncio.create_task(collect_garbage(deps, reconciler), name="podeip-gc")
+        registry = kopf.OperatorRegistry()
+        handlers.register(registry)
+        logger.info("podeip-operator %s starting (cluster %s, provider %s)", __version__, deps.cluster_id,
+                    settings.cloud.provider)  # fmt: skip
+        yield Operator(connection=connection, queue=queue), reconciler, registry
+        await queue.stop()
+    finally:
+        if gc_task is not None:
+            gc_task.cancel()
+            await asyncio.gather(gc_task, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+        close = getattr(provider, "close", None)
+        if close is not None:
+            await close()
+        await client.close()
+
+
+async def collect_garbage(deps: Deps, reconciler: Reconciler) -> None:
+    period = deps.settings.gc.period_minutes * 60
+    while True:
+        await asyncio.sleep(period)
+        try:
+            await gc.run_pass(deps, observe=reconciler.observed)
+        except Exception:  # noqa: BLE001 - the next period tries again
+            logger.exception("garbage collection pass failed")
+
+
+def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
+    configured = kopf.OperatorSettings()
+    configured.persistence.finalizer = "podeip-controller.alibabacloud.com/kopf-finalizer"
+    configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="podeip-controller.alibabacloud.com"
+    )
+    configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="podeip-controller.alibabacloud.com"
+    )
+    configured.posting.level = logging.WARNING
+    configured.watching.server_timeout = 300
+    configured.networking.request_timeout = 60
+    return configured
+
+
+async def run(
+    settings: Settings,
+    *,
+    provider: EipProvider | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    async with running(settings, provider=provider) as (memo, _, registry):
+        await kopf.operator(
+            registry=registry,
+            settings=kopf_settings(settings),
+            memo=memo,
+            clusterwide=True,
+            standalone=settings.standalone,
+            peering_name=None if settings.standalone else settings.peering_name,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )

@@ -1,0 +1,51 @@
+"""kopf adapters: every watch event becomes a key in the work queue, nothing more.
+
+No state is kept on user pods (reliability R11): pods are watched with ``on.event`` only, so
+kopf adds no finalizer and no annotation to them. PodEIPs are watched the same way; their
+finalizer is ours and is handled by the reconciler. On start, kopf lists every pod and PodEIP
+and delivers each as an event, which is how work missed while the operator was down resumes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from podeip import constants as c
+from podeip.domain.annotations import candidate_keys
+from podeip.controllers.memo import Operator
+
+#: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
+ENABLING_KEYS = frozenset(candidate_keys(c.POD_WITH_EIP) + candidate_keys(c.POD_EIP_INSTANCE_ID))
+
+
+def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
+    """A pod that asks for an EIP, or has a PodEIP (its deletion matters as much)."""
+    annotations = meta.annotations
+    if any(key in annotations for key in ENABLING_KEYS):
+        return True
+    return (meta.namespace or "", meta.name or "") in memo.known
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
+    async def on_pod_event(meta: kopf.Meta, memo: Operator, **_: Any) -> None:
+        memo.queue.add((meta.namespace or "", meta.name or ""))
+
+    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="podeip-event")
+    async def on_podeip_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
+        key = (meta.namespace or "", meta.name or "")
+        if type == "DELETED":
+            memo.known.discard(key)
+        else:
+            memo.known.add(key)
+        memo.queue.add(key)
+
+    @kopf.on.probe(registry=registry, id="queue")
+    async def on_probe_queue(memo: Operator, **_: Any) -> dict[str, int]:
+        return {"queued": len(memo.queue), "podeips": len(memo.known)}
+
+    @kopf.on.login(registry=registry, id="login")
+    async def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(**memo.connection.login_fields())

@@ -1,0 +1,52 @@
+"""The dependencies of a reconcile pass, built once by the composition root (``podeip.app``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from podeip import constants as c
+from podeip.api.podeip import PodEIP
+from podeip.api.pods import PodView
+from podeip.cloud.provider import EipProvider
+from podeip.k8s.client import KubeClient
+from podeip.k8s.events import EventRecorder, ObjectRef
+from podeip.k8s.leases import Claims
+from podeip.k8s.podeips import PodEIPs
+from podeip.k8s.pods import Pods
+from podeip.observability.metrics import Metrics
+from podeip.reconcile.queue import Key
+from podeip.settings import Settings
+
+
+@dataclass
+class Deps:
+    """Everything a pass needs."""
+
+    settings: Settings
+    cluster_id: str
+    client: KubeClient
+    pods: Pods
+    podeips: PodEIPs
+    events: EventRecorder
+    claims: Claims
+    cloud: EipProvider
+    metrics: Metrics
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    enqueue: Callable[[Key], None] = lambda key: None
+
+
+def pod_ref(pod: PodView) -> ObjectRef:
+    return ObjectRef(api_version="v1", kind="Pod", namespace=pod.namespace, name=pod.name, uid=pod.uid)
+
+
+def podeip_ref(podeip: PodEIP) -> ObjectRef:
+    meta = podeip.metadata
+    return ObjectRef(
+        api_version=podeip.api_version,
+        kind=c.KIND,
+        namespace=meta.namespace or "",
+        name=meta.name or "",
+        uid=meta.uid or "",
+    )

@@ -1,0 +1,128 @@
+"""The periodic garbage collector: resync every PodEIP, and sweep orphan EIPs, failing closed.
+
+Every ``garbageCollectionPeriodInMinutes``:
+
+1. List the cloud's EIPs that carry our cluster tag (all pages) **before** listing PodEIPs, so
+   that an EIP allocated between the two lists is protected by its grace period (R8).
+2. List PodEIPs from the API server (not from a cache).
+3. Enqueue every PodEIP: the pass refreshes ``podLastSeen``, releases expired TTLs, notices
+   pods that vanished while the operator was down, and repairs drift. The listing is handed to
+   the reconciler as a fresh observation, so a resync costs no Describe per PodEIP.
+4. Orphans: EIPs tagged with our cluster and managed-by whose PodEIP UID is unknown (or known,
+   but that PodEIP records another allocation), allocated longer than the grace period ago,
+   and ``Available``. The sweep stops when a list failed, when there are tagged EIPs but no
+   PodEIPs at all, or when the candidates exceed ``max(3, fraction × tagged)``: in each case
+   something is more likely wrong with our view than with the cloud. ``InUse`` orphans are
+   reported, never touched. The same code runs as ``podeip gc`` (with ``--dry-run``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from podeip import constants as c
+from podeip.api.podeip import PodEIP
+from podeip.cloud.models import Eip, EipStatus
+from podeip.domain import tokens
+from podeip.reconcile.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Sweep:
+    """What one pass saw and did."""
+
+    tagged: int = 0
+    podeips: int = 0
+    candidates: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    in_use_orphans: list[str] = field(default_factory=list)
+    aborted: str | None = None
+
+
+def orphan_candidates(
+    eips: list[Eip], podeips: list[PodEIP], *, d: Deps, grace: timedelta
+) -> tuple[list[Eip], list[Eip]]:
+    """(releasable orphans, orphans in use) among our tagged EIPs. Pure."""
+    recorded = {p.metadata.uid: p.spec.allocation_id for p in podeips if p.metadata.uid}
+    now = d.clock()
+    free: list[Eip] = []
+    busy: list[Eip] = []
+    for eip in eips:
+        tags = eip.tags
+        if tags.get(c.TAG_CLUSTER_ID) != d.cluster_id or tags.get(c.TAG_MANAGED_BY) != c.MANAGED_BY:
+            continue
+        uid = tags.get(c.TAG_PODEIP_UID)
+        if not uid:
+            continue
+        if uid in recorded and recorded[uid] in ("", eip.allocation_id):
+            continue  # the PodEIP holds it, or has not recorded its allocation yet
+        if eip.allocation_time is None or now - eip.allocation_time < grace:
+            continue
+        (free if eip.status is EipStatus.AVAILABLE else busy).append(eip)
+    return free, busy
+
+
+async def run_pass(
+    d: Deps, *, observe: dict[str, tuple[Eip, datetime]] | None = None, dry_run: bool = False
+) -> Sweep:
+    sweep = Sweep()
+    try:
+        eips = await d.cloud.describe_eips(
+            tags={c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_MANAGED_BY: c.MANAGED_BY}
+        )
+        bodies = await d.podeips.list()
+    except Exception as error:  # noqa: BLE001 - any failed list stops the pass (fail closed)
+        sweep.aborted = f"listing failed: {error}"
+        logger.error("garbage collection skipped: %s", sweep.aborted)
+        return sweep
+    podeips = [PodEIP.model_validate(body) for body in bodies]
+    sweep.tagged, sweep.podeips = len(eips), len(podeips)
+    now = d.clock()
+    if observe is not None:
+        for eip in eips:
+            observe[eip.allocation_id] = (eip, now)
+    for podeip in podeips:
+        d.enqueue((podeip.metadata.namespace or "", podeip.metadata.name or ""))
+    managed = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
+    d.metrics.eips.labels(state="managed").set(len(managed))
+    grace = timedelta(minutes=d.settings.gc.orphan_grace_minutes)
+    free, busy = orphan_candidates(eips, podeips, d=d, grace=grace)
+    sweep.candidates = [e.allocation_id for e in free]
+    sweep.in_use_orphans = [e.allocation_id for e in busy]
+    d.metrics.eips.labels(state="orphaned").set(len(free) + len(busy))
+    for eip in busy:
+        logger.warning("EIP %s carries our tags but no PodEIP holds it, and it is InUse on %s: not touched",
+                       eip.allocation_id, eip.instance_id)  # fmt: skip
+    if not free:
+        return sweep
+    if not podeips:
+        sweep.aborted = f"{len(eips)} tagged EIPs but no PodEIP at all: refusing to sweep"
+    elif len(free) > max(3, int(d.settings.gc.orphan_max_fraction * len(eips))):
+        sweep.aborted = f"{len(free)} of {len(eips)} tagged EIPs look orphaned: too many, refusing to sweep"
+    if sweep.aborted:
+        logger.error("orphan sweep aborted: %s (candidates %s)", sweep.aborted, ", ".join(sweep.candidates))
+        return sweep
+    for eip in free:
+        if dry_run or d.settings.gc.dry_run:
+            logger.warning(
+                "orphan EIP %s (%s) would be released (dry run)", eip.allocation_id, eip.ip_address
+            )
+            continue
+        if eip.bandwidth_package_id:
+            await d.cloud.remove_from_bandwidth_package(
+                eip.allocation_id, bandwidth_package_id=eip.bandwidth_package_id,
+                client_token=tokens.client_token(
+                    podeip_uid=eip.tags.get(c.TAG_PODEIP_UID, ""), operation="RemoveCommonBandwidthPackageIp",
+                    attempt=0, request_hash=tokens.digest(eip.allocation_id, eip.bandwidth_package_id),
+                ),
+            )  # fmt: skip
+        await d.cloud.release_eip(eip.allocation_id)
+        sweep.released.append(eip.allocation_id)
+        d.metrics.gc_released.labels(strategy="orphan").inc()
+        logger.warning("released orphan EIP %s (%s), tagged for unknown PodEIP %s", eip.allocation_id,
+                       eip.ip_address, eip.tags.get(c.TAG_PODEIP_UID))  # fmt: skip
+    return sweep

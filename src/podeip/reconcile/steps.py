@@ -1,0 +1,195 @@
+"""The mutating cloud steps, each idempotent by construction and guarded by what we recorded.
+
+- ``allocate``: discover by the PodEIP-UID tag first (R3), then AllocateEipAddress with a
+  ClientToken derived from the PodEIP and the frozen request, tags set in the call (R1, R2);
+  the allocation ID is written to the PodEIP right away, with a direct API call.
+- ``associate``: the target is recorded on the PodEIP *before* the call, so that an answer
+  lost in transit still leaves us knowing what we bound.
+- ``unassociate_if_ours``: only when a fresh observation shows the EIP bound exactly where
+  this PodEIP recorded (R6); otherwise nothing is touched.
+- ``release_if_ours``: only Auto EIPs that carry our cluster, managed-by and PodEIP-UID tags,
+  and only when ``Available``; a shared bandwidth package is left first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from podeip import constants as c
+from podeip.api.podeip import PodEIP
+from podeip.api.pods import PodView
+from podeip.cloud import errors as cloud_errors
+from podeip.cloud.models import Eip, EipStatus, Eni
+from podeip.domain import tokens
+from podeip.reconcile import records
+from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
+from podeip.reconcile.queue import Requeue
+
+logger = logging.getLogger(__name__)
+
+#: Test-only crash points (reliability §4), enabled through ``settings.crash_points``.
+AFTER_ALLOCATE_BEFORE_RECORD = "after_allocate_before_record"
+AFTER_ASSOCIATE_BEFORE_STATUS = "after_associate_before_status"
+AFTER_RELEASE_BEFORE_FINALIZER = "after_release_before_finalizer"
+
+
+def crash_point(d: Deps, name: str) -> None:
+    if name in d.settings.crash_points:
+        logger.error("crash point %s reached: exiting now (test setting)", name)
+        os._exit(70)
+
+
+def _names(podeip: PodEIP) -> tuple[str, str, str]:
+    meta = podeip.metadata
+    return meta.namespace or "", meta.name or "", meta.uid or ""
+
+
+def owner_tags(d: Deps, podeip: PodEIP) -> dict[str, str]:
+    namespace, name, uid = _names(podeip)
+    return tokens.ownership_tags(cluster_id=d.cluster_id, podeip_uid=uid, namespace=namespace, pod_name=name)
+
+
+def tagged_for(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
+    """Whether the EIP carries the three deciding tags of this PodEIP (reliability §3.2)."""
+    return tokens.owned_by(eip.tags, cluster_id=d.cluster_id, podeip_uid=podeip.metadata.uid or "")
+
+
+async def _record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
+    namespace, name, _ = _names(podeip)
+    updated = await d.podeips.patch_metadata_and_spec(
+        namespace, name, patch, resource_version=podeip.metadata.resource_version or ""
+    )
+    return PodEIP.model_validate(updated)
+
+
+async def eips_of(d: Deps, podeip: PodEIP) -> list[Eip]:
+    """The EIPs this PodEIP may hold: the recorded one, or (none recorded) those tagged with its UID."""
+    if podeip.spec.allocation_id:
+        eip = await d.cloud.get_eip(podeip.spec.allocation_id)
+        return [eip] if eip else []
+    if podeip.spec.allocation_type.type.value != "Auto":
+        return []
+    tags = {c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_PODEIP_UID: podeip.metadata.uid or ""}
+    return await d.cloud.describe_eips(tags=tags)
+
+
+async def allocate(d: Deps, podeip: PodEIP, pod: PodView) -> PodEIP:
+    namespace, name, uid = _names(podeip)
+    found = [eip for eip in await eips_of(d, podeip) if tagged_for(d, podeip, eip)]
+    if found:
+        # An earlier attempt allocated but could not record it (a crash, a lost answer).
+        eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
+        logger.info(
+            "PodEIP %s/%s: found EIP %s by its tags; recording it", namespace, name, eip.allocation_id
+        )
+        return await _record(d, podeip, {"spec": {"allocationID": eip.allocation_id}})
+    request = records.frozen_request(podeip)
+    if request is None:
+        raise Requeue(
+            after=300.0, reason="PodEIP has no allocationID and no frozen request: nothing to allocate"
+        )
+    attempt = records.attempt_of(podeip)
+    token = tokens.client_token(
+        podeip_uid=uid,
+        operation="AllocateEipAddress",
+        attempt=attempt,
+        request_hash=tokens.request_hash(request),
+    )
+    try:
+        allocation = await d.cloud.allocate_eip(
+            records.allocate_request(request), owner_tags=owner_tags(d, podeip), client_token=token
+        )
+    except cloud_errors.IdempotentParameterMismatch:
+        # The token was used with other parameters and created nothing we can find: burn it.
+        await _record(d, podeip, {"metadata": {"annotations": {c.ANN_ATTEMPT: str(attempt + 1)}}})
+        raise Requeue(after=0.0, reason="client token burnt; next attempt") from None
+    crash_point(d, AFTER_ALLOCATE_BEFORE_RECORD)
+    updated = await _record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
+    message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
+    await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
+    logger.info("PodEIP %s/%s: %s (request %s)", namespace, name, message, allocation.request_id)
+    return updated
+
+
+async def join_bandwidth_package(d: Deps, podeip: PodEIP, eip: Eip) -> None:
+    package = podeip.spec.bandwidth_package_id or ""
+    token = tokens.client_token(
+        podeip_uid=podeip.metadata.uid or "",
+        operation="AddCommonBandwidthPackageIp",
+        attempt=0,
+        request_hash=tokens.digest(eip.allocation_id, package),
+    )
+    await d.cloud.add_to_bandwidth_package(
+        eip.allocation_id, bandwidth_package_id=package, client_token=token
+    )
+
+
+async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: int) -> PodEIP:
+    """Record the target, then AssociateEipAddress.
+
+    ``round`` counts successful associations of this PodEIP to this target in this process:
+    a retry after a lost answer reuses the token (idempotent), while binding again after the
+    EIP was unbound out of band needs a fresh one (a reused token would be a silent no-op).
+    """
+    ip = pod.pod_ip or ""
+    updated = podeip
+    if records.binding_of(podeip) != (eni.eni_id, ip):
+        binding = records.format_binding(eni.eni_id, ip)
+        updated = await _record(d, podeip, {"metadata": {"annotations": {records.ANN_BINDING: binding}}})
+    token = tokens.client_token(
+        podeip_uid=podeip.metadata.uid or "",
+        operation="AssociateEipAddress",
+        attempt=records.attempt_of(podeip),
+        request_hash=tokens.digest(podeip.spec.allocation_id, eni.eni_id, ip, pod.uid, str(round)),
+    )
+    await d.cloud.associate_eip(
+        podeip.spec.allocation_id, eni_id=eni.eni_id, private_ip=ip, client_token=token
+    )
+    crash_point(d, AFTER_ASSOCIATE_BEFORE_STATUS)
+    return updated
+
+
+async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
+    """Unbind if (and only if) the EIP is bound where this PodEIP recorded. True if a call was made."""
+    binding = records.binding_of(podeip)
+    if eip.status is not EipStatus.IN_USE or binding is None:
+        return False
+    eni_id, ip = binding
+    if not records.is_bound_to(eip, eni_id=eni_id, private_ip=ip):
+        return False
+    token = tokens.client_token(
+        podeip_uid=podeip.metadata.uid or "",
+        operation="UnassociateEipAddress",
+        attempt=records.attempt_of(podeip),
+        request_hash=tokens.digest(eip.allocation_id, eni_id, ip, podeip.annotations.get(c.ANN_POD_UID, "")),
+    )
+    await d.cloud.unassociate_eip(eip.allocation_id, eni_id=eni_id, private_ip=ip, client_token=token)
+    return True
+
+
+async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
+    """Release an Available Auto EIP that carries this PodEIP's tags. True if released."""
+    namespace, name, uid = _names(podeip)
+    if not tagged_for(d, podeip, eip):
+        message = f"EIP {eip.allocation_id} does not carry this PodEIP's ownership tags: it is not released"
+        await d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
+        return False
+    if eip.bandwidth_package_id:
+        token = tokens.client_token(
+            podeip_uid=uid,
+            operation="RemoveCommonBandwidthPackageIp",
+            attempt=0,
+            request_hash=tokens.digest(eip.allocation_id, eip.bandwidth_package_id),
+        )
+        await d.cloud.remove_from_bandwidth_package(
+            eip.allocation_id, bandwidth_package_id=eip.bandwidth_package_id, client_token=token
+        )
+    await d.cloud.release_eip(eip.allocation_id)
+    crash_point(d, AFTER_RELEASE_BEFORE_FINALIZER)
+    d.metrics.gc_released.labels(strategy=podeip.spec.allocation_type.release_strategy.value).inc()
+    message = f"EIP {eip.ip_address} ({eip.allocation_id}) released"
+    await d.events.normal(podeip_ref(podeip), reason=c.EV_RELEASED, message=message)
+    logger.info("PodEIP %s/%s: %s", namespace, name, message)
+    return True
