@@ -87,61 +87,72 @@ async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running(
-    settings: Settings, *, provider: EipProvider | None = None
-) -> AsyncIterator[tuple[Operator, Reconciler, kopf.OperatorRegistry]]:
-    """The operator's parts, started; stopped and closed on exit. ``provider``: tests' own."""
+async def connected(settings: Settings, *, provider: EipProvider | None = None) -> AsyncIterator[Deps]:
+    """The clients (Kubernetes, cloud) and metrics, in a ``Deps``; closed on exit."""
     metrics = Metrics()
     connection = load_connection(settings.kubeconfig, env=os.environ)
     client = KubeClient(
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )
-    provider = provider or build_provider(settings, metrics)
-    runner = None
-    gc_task: asyncio.Task[None] | None = None
+    cloud = provider or build_provider(settings, metrics)
     try:
-        deps = Deps(
+        yield Deps(
             settings=settings,
             cluster_id=await cluster_id_of(settings, client),
+            connection=connection,
             client=client,
             pods=Pods(client),
             podeips=PodEIPs(client),
             events=EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator")),
             claims=Claims(client, namespace=settings.namespace),
-            cloud=provider,
+            cloud=cloud,
             metrics=metrics,
         )
+    finally:
+        close = getattr(cloud, "close", None)
+        if close is not None:
+            await close()
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, *, provider: EipProvider | None = None
+) -> AsyncIterator[tuple[Operator, Reconciler, kopf.OperatorRegistry]]:
+    """The operator's parts, started; stopped on exit. ``provider``: a test's own."""
+    async with connected(settings, provider=provider) as deps:
         reconciler = Reconciler(deps)
         queue = WorkQueue(
             reconciler.reconcile,
             concurrency=settings.max_concurrent_reconciles,
-            on_error=lambda key, error: metrics.reconcile_errors.labels(
+            on_error=lambda key, error: deps.metrics.reconcile_errors.labels(
                 controller="podeip", error_category=type(error).__name__
             ).inc(),
         )
         deps.enqueue = queue.add
+        runner = None
         if settings.metrics_port:
             runner = await start_metrics_server(
-                metrics, host=settings.metrics_host, port=settings.metrics_port
+                deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
         queue.start()
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler), name="podeip-gc")
         registry = kopf.OperatorRegistry()
         handlers.register(registry)
-        logger.info("podeip-operator %s starting (cluster %s, provider %s)", __version__, deps.cluster_id,
-                    settings.cloud.provider)  # fmt: skip
-        yield Operator(connection=connection, queue=queue), reconciler, registry
-        await queue.stop()
-    finally:
-        if gc_task is not None:
+        logger.info(
+            "podeip-operator %s starting (cluster %s, provider %s)",
+            __version__,
+            deps.cluster_id,
+            settings.cloud.provider,
+        )
+        try:
+            yield Operator(connection=deps.connection, queue=queue), reconciler, registry
+        finally:
             gc_task.cancel()
             await asyncio.gather(gc_task, return_exceptions=True)
-        if runner is not None:
-            await runner.cleanup()
-        close = getattr(provider, "close", None)
-        if close is not None:
-            await close()
-        await client.close()
+            await queue.stop()
+            if runner is not None:
+                await runner.cleanup()
 
 
 async def collect_garbage(deps: Deps, reconciler: Reconciler) -> None:

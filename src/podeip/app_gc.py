@@ -1,0 +1,38 @@
+"""``podeip gc``: one garbage-collection pass, then exit (reliability R8, T15).
+
+Runs the operator's own orphan sweep (the same code, the same breakers) with the same settings,
+for a drain before uninstalling or a manual check. ``--dry-run`` reports what would be released.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from podeip.app import connected
+from podeip.observability.logging import configure_logging
+from podeip.reconcile import gc
+from podeip.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="report orphans, release nothing")
+
+
+def main(args: argparse.Namespace) -> int:
+    overrides = {"kubeconfig": args.kubeconfig} if args.kubeconfig else {}
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, "text")
+
+    async def sweep() -> gc.Sweep:
+        async with connected(settings) as deps:
+            return await gc.run_pass(deps, dry_run=args.dry_run)
+
+    result = asyncio.run(sweep())
+    print(json.dumps(result.__dict__, indent=2))
+    return 1 if result.aborted else 0
