@@ -82,7 +82,7 @@ operator authenticates otherwise (RRSA, worker RAM role, simulated cloud).
 {{- define "podeip.rateLimits" -}}
 {{- $out := dict }}
 {{- range $api, $limit := .Values.podeip.cloud.rateLimits }}
-{{- $_ := set $out $api (dict "per_minute" $limit.perMinute "burst" $limit.burst) }}
+{{- $_ := set $out $api (dict "per_minute" $limit.perMinute "burst" (int (default 10 $limit.burst))) }}
 {{- end }}
 {{- toJson $out }}
 {{- end }}
@@ -115,7 +115,7 @@ JSON, which is how pydantic-settings decodes complex fields from the environment
 - name: PODEIP_ENABLE_CONTROLLERS
   value: {{ .Values.enableControllers | default list | toJson | quote }}
 - name: PODEIP_MAX_CONCURRENT_RECONCILES
-  value: {{ $eip.maxConcurrentReconciles | default 1 | quote }}
+  value: {{ $eip.maxConcurrentReconciles | default 1 | int | quote }}
 - name: PODEIP_GC__PERIOD_MINUTES
   value: {{ $eip.garbageCollectionPeriodInMinutes | default 1 | quote }}
 - name: PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS
@@ -125,7 +125,7 @@ JSON, which is how pydantic-settings decodes complex fields from the environment
 - name: PODEIP_KUBE_CLIENT_QPS
   value: {{ .Values.kubeClientQPS | quote }}
 - name: PODEIP_KUBE_CLIENT_BURST
-  value: {{ .Values.kubeClientBurst | quote }}
+  value: {{ .Values.kubeClientBurst | int | quote }}
 {{- if $p.simulator.enabled }}
 - name: PODEIP_CLOUD__PROVIDER
   value: "alibaba"
@@ -161,13 +161,13 @@ JSON, which is how pydantic-settings decodes complex fields from the environment
 - name: PODEIP_ALLOW_PREPAID
   value: {{ $p.allowPrePaid | quote }}
 - name: PODEIP_MAX_BANDWIDTH_MBPS
-  value: {{ $p.maxBandwidthMbps | quote }}
+  value: {{ $p.maxBandwidthMbps | int | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT
   value: {{ $p.logFormat | quote }}
 - name: PODEIP_METRICS_PORT
-  value: {{ $p.metricsPort | quote }}
+  value: {{ $p.metricsPort | int | quote }}
 {{- if $p.peering.enabled }}
 - name: PODEIP_PEERING_NAME
   value: {{ $p.peering.name | quote }}
