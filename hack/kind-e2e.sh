@@ -9,14 +9,15 @@
 # A cluster that already existed is reused and never deleted.
 #
 # Environment: CLUSTER (default podeip-e2e), IMAGE (default podeip-operator:e2e),
-# SIM_EXTRA_ARGS (JSON list of extra `podeip cloud-sim` arguments, default []),
+# SIM_EXTRA_ARGS (JSON list of extra `podeip cloud-sim` arguments; default: kind's pod range as
+# the VPC range, so that the simulated ENIs hold the pods' IPs),
 # TIMEOUT (seconds per wait, default 180), HELM, KUBECTL, KIND (binaries; default from PATH).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 CLUSTER=${CLUSTER:-podeip-e2e}
 IMAGE=${IMAGE:-podeip-operator:e2e}
-SIM_EXTRA_ARGS=${SIM_EXTRA_ARGS:-[]}
+SIM_EXTRA_ARGS=${SIM_EXTRA_ARGS:-'["--vpc-cidr","10.244.0.0/16"]'}
 TIMEOUT=${TIMEOUT:-180}
 HELM=${HELM:-helm}
 KUBECTL=${KUBECTL:-kubectl}

@@ -10,12 +10,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from unit.chart.chartlib import CHART, ROOT, VALUES, Render
+from unit.chart.chartlib import CHART, ROOT, VALUES, HelmFailed, Render
 
 SEED_FILES = ["aenc-ack.yaml", "aenc-acs.yaml", "aenc-acs-table.yaml", "aenc-ack-table.yaml"]
 
@@ -184,15 +185,62 @@ def test_chart_podeip_defaults_equal_the_operator_defaults(render: Render) -> No
 
 
 def test_simulator_sidecar_listens_on_loopback_and_the_operator_uses_it(render: Render) -> None:
-    rendered = render("simulator.yaml")
+    rendered = render("simulator.yaml", sets=["podeip.simulator.extraArgs={--vpc-cidr,10.244.0.0/16}"])
     sidecar = rendered.container("cloud-sim")
-    assert sidecar["command"] == ["podeip"]
-    assert sidecar["args"][:3] == ["cloud-sim", "--listen", "127.0.0.1:18080"]
+    script = sidecar["command"][2]
+    assert sidecar["command"][:2] == ["/bin/sh", "-c"] and script.startswith("exec podeip cloud-sim ")
+    assert '"$(cat "$DIR/access-key-id")"' in script and script.endswith('"$@"')
+    assert sidecar["args"] == ["--vpc-cidr", "10.244.0.0/16"]
+    sidecar_env = {e["name"]: e["value"] for e in sidecar["env"]}
+    assert sidecar_env == {
+        "LISTEN": "127.0.0.1:18080",
+        "REGION": "cn-hangzhou",
+        "VPC": "vpc-kind0000000000",
+        "DIR": "/etc/podeip/credentials",
+    }
+    assert {"name": "credentials", "mountPath": "/etc/podeip/credentials", "readOnly": True} in sidecar[
+        "volumeMounts"
+    ]
+    assert "sim-access-key-secret" not in json.dumps(rendered.one("Deployment"))
     assert sidecar["securityContext"] == rendered.container()["securityContext"]
     env = rendered.env
     assert env["PODEIP_CLOUD__PROVIDER"] == "alibaba"
     assert env["PODEIP_CLOUD__VPC_ENDPOINT"] == "http://127.0.0.1:18080"
     assert env["PODEIP_CLOUD__ECS_ENDPOINT"] == "http://127.0.0.1:18080"
+    assert env["PODEIP_CLOUD__CREDENTIALS__ACCESS_KEY_ID_FILE"] == "/etc/podeip/credentials/access-key-id"
+
+
+def test_simulator_sidecar_script_starts_the_simulator_with_its_arguments(
+    render: Render, tmp_path: Path
+) -> None:
+    """Run the sidecar's shell script with a stand-in `podeip` that prints its arguments."""
+    sidecar = render("simulator.yaml", sets=["podeip.simulator.extraArgs={--latency,50ms}"]).container(
+        "cloud-sim"
+    )
+    (tmp_path / "access-key-id").write_text("sim-access-key-id")
+    (tmp_path / "access-key-secret").write_text("sim-access-key-secret")
+    fake = tmp_path / "bin" / "podeip"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    env = {e["name"]: e["value"] for e in sidecar["env"]} | {
+        "DIR": str(tmp_path),
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [*sidecar["command"], *sidecar["args"]], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines() == [
+        "cloud-sim", "--listen", "127.0.0.1:18080",
+        "--region", "cn-hangzhou", "--vpc-id", "vpc-kind0000000000",
+        "--access-key-id", "sim-access-key-id", "--access-key-secret", "sim-access-key-secret",
+        "--latency", "50ms",
+    ]  # fmt: skip
+
+
+def test_simulator_without_an_accesskey_is_refused(render: Render) -> None:
+    with pytest.raises(HelmFailed, match="needs an AccessKey pair"):
+        render(sets=["regionID=cn-hangzhou", "podeip.simulator.enabled=true"])
 
 
 def test_simulator_is_off_by_default(render: Render) -> None:
