@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+from pydantic import SecretStr
 
+from podeip.cloud.alibaba.clients import make_clients
+from podeip.cloud.alibaba.credentials import build_credentials
+from podeip.cloud.alibaba.provider import AlibabaEipProvider
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.provider import EipProvider
 from podeip.cloud.simulated.engine import Engine, EngineConfig
 from podeip.cloud.simulated.provider import SimulatedEipProvider
-from podeip.settings import RateLimit
+from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
+from podeip.settings import CloudSettings, CredentialSettings, RateLimit
 
-PROVIDERS = ["simulated"]
+PROVIDERS = ["simulated", "alibaba"]
 ACCESS_KEY_ID = "AKIDSIMULATOR"
 ACCESS_KEY_SECRET = "simulator-secret-not-real"
 #: Slow enough that every async state can be observed, free on the manual clock.
@@ -54,17 +59,46 @@ def make_provider(
             return SimulatedEipProvider(
                 engine, rate_limits=rate_limits, clock=clock, sleep=clock.sleep, rng=lambda: 0.5
             )
-        from tests.contract.sdk import alibaba_provider
-
-        provider, stop = alibaba_provider(
-            engine, clock=clock, rate_limits=rate_limits, access_key_id=access_key_id, secret=secret
+        simulator = start_in_thread(engine, credentials={ACCESS_KEY_ID: ACCESS_KEY_SECRET})
+        stops.append(simulator.stop)
+        return alibaba_provider(
+            simulator, clock=clock, rate_limits=rate_limits, access_key_id=access_key_id, secret=secret
         )
-        stops.append(stop)
-        return provider
 
     yield make
     for stop in stops:
         stop()
+
+
+def alibaba_provider(
+    simulator: RunningSimulator,
+    *,
+    clock: ManualClock,
+    rate_limits: Mapping[str, RateLimit] | None,
+    access_key_id: str,
+    secret: str,
+) -> AlibabaEipProvider:
+    """The real provider on the official SDK, pointed at the simulator over HTTP."""
+    settings = CloudSettings(
+        region_id=simulator.engine.config.region_id,
+        vpc_id=simulator.engine.config.vpc_id,
+        vpc_endpoint=simulator.url,
+        ecs_endpoint=simulator.url,
+        credentials=CredentialSettings(
+            access_key_id=SecretStr(access_key_id), access_key_secret=SecretStr(secret)
+        ),
+    )
+    credentials = build_credentials(settings.credentials, region_id=settings.region_id)
+    return AlibabaEipProvider(
+        clients=make_clients(settings, credential=credentials.client),
+        credentials=credentials,
+        region_id=settings.region_id,
+        vpc_id=settings.vpc_id,
+        rate_limits=rate_limits or {},
+        clock=clock,
+        sleep=clock.sleep,
+        rng=lambda: 0.5,
+    )
 
 
 @pytest.fixture
