@@ -75,7 +75,7 @@ operator authenticates otherwise (RRSA, worker RAM role, simulated cloud).
 {{/* Union of both places AENC documents customStatefulWorkloadKinds in. */}}
 {{- define "podeip.customStatefulWorkloadKinds" -}}
 {{- $nc := .Values.networkController | default dict }}
-{{- concat (.Values.customStatefulWorkloadKinds | default list) ($nc.customStatefulWorkloadKinds | default list) | uniq | toJson }}
+{{- concat (.Values.customStatefulWorkloadKinds | default list) ($nc.customStatefulWorkloadKinds | default list) | uniq | join "," }}
 {{- end }}
 
 {{/* The rate-limit table as the operator's settings spell it (per_minute, burst). */}}
@@ -89,8 +89,8 @@ operator authenticates otherwise (RRSA, worker RAM role, simulated cloud).
 
 {{/*
 THE mapping from values to the operator's settings (src/podeip/settings.py: prefix PODEIP_,
-nesting "__"). Every setting the chart controls is here and nowhere else. Lists and maps are
-JSON, which is how pydantic-settings decodes complex fields from the environment.
+nesting "__"). Every setting the chart controls is here and nowhere else. String lists are
+comma-separated (the settings declare them NoDecode); the rate-limit map is JSON.
 */}}
 {{- define "podeip.env" -}}
 {{- $nc := .Values.networkController | default dict }}
@@ -113,7 +113,7 @@ JSON, which is how pydantic-settings decodes complex fields from the environment
 - name: PODEIP_CLOUD__VPC_ID
   value: {{ include "podeip.vpcID" . | quote }}
 - name: PODEIP_ENABLE_CONTROLLERS
-  value: {{ .Values.enableControllers | default list | toJson | quote }}
+  value: {{ .Values.enableControllers | default list | join "," | quote }}
 - name: PODEIP_MAX_CONCURRENT_RECONCILES
   value: {{ $eip.maxConcurrentReconciles | default 1 | int | quote }}
 - name: PODEIP_GC__PERIOD_MINUTES

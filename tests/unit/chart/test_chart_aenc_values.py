@@ -33,10 +33,10 @@ def test_ack_sample_maps_each_parameter_to_its_setting(render: Render) -> None:
     assert env["PODEIP_CLUSTER_ID"] == "c11ba338192xxxxxxx"
     assert env["PODEIP_CLOUD__REGION_ID"] == "cn-hangzhou"
     assert env["PODEIP_CLOUD__VPC_ID"] == "vpc-bp1rkq0zxxxxxx"
-    assert json.loads(env["PODEIP_ENABLE_CONTROLLERS"]) == ["eip"]
+    assert env["PODEIP_ENABLE_CONTROLLERS"] == "eip"
     assert env["PODEIP_MAX_CONCURRENT_RECONCILES"] == "1"
     assert env["PODEIP_GC__PERIOD_MINUTES"] == "1"
-    assert json.loads(env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"]) == ["foo"]
+    assert env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"] == "foo"
     assert env["PODEIP_ENABLE_VIRTUAL_NODE"] == "false"
 
 
@@ -69,7 +69,7 @@ def test_default_affinity_keeps_the_operator_off_virtual_nodes(render: Render) -
 def test_acs_table_spelling_vpcid_at_top_level_is_the_vpc(render: Render) -> None:
     env = render("aenc-acs-table.yaml").env
     assert env["PODEIP_CLOUD__VPC_ID"] == "vpc-uf6table0xxxxxx"
-    assert json.loads(env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"]) == ["GameServerSet"]
+    assert env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"] == "GameServerSet"
     assert env["PODEIP_GC__PERIOD_MINUTES"] == "2"
 
 
@@ -92,13 +92,12 @@ def test_custom_stateful_kinds_from_both_places_are_merged_without_duplicates(re
         "customStatefulWorkloadKinds={GameServerSet,CloneSet}",
         "networkController.customStatefulWorkloadKinds={CloneSet,Foo}",
     ]
-    kinds = json.loads(render(sets=sets).env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"])
-    assert kinds == ["GameServerSet", "CloneSet", "Foo"]
+    assert render(sets=sets).env["PODEIP_CUSTOM_STATEFUL_WORKLOAD_KINDS"] == "GameServerSet,CloneSet,Foo"
 
 
 def test_enable_controllers_without_eip_is_passed_through(render: Render) -> None:
-    env = render(sets=["enableControllers={natgw}"]).env
-    assert json.loads(env["PODEIP_ENABLE_CONTROLLERS"]) == ["natgw"]
+    env = render(sets=["enableControllers={natgw,ipv6gw}"]).env
+    assert env["PODEIP_ENABLE_CONTROLLERS"] == "natgw,ipv6gw"
 
 
 def test_aenc_keys_the_chart_does_not_know_are_accepted(render: Render) -> None:
@@ -247,3 +246,15 @@ def test_simulator_is_off_by_default(render: Render) -> None:
     rendered = render()
     assert [c["name"] for c in rendered.pod_spec["containers"]] == ["operator"]
     assert rendered.env["PODEIP_CLOUD__VPC_ENDPOINT"] == ""
+
+
+def test_merged_stateful_kinds_reach_the_operator_as_a_list(render: Render) -> None:
+    sets = [
+        "regionID=cn-hangzhou",
+        "customStatefulWorkloadKinds={GameServerSet}",
+        "networkController.customStatefulWorkloadKinds={CloneSet}",
+        "enableControllers={eip,natgw}",
+    ]
+    settings = _settings_from(render(sets=sets).env)
+    assert settings["custom_stateful_workload_kinds"] == ["GameServerSet", "CloneSet"]
+    assert settings["enable_controllers"] == ["eip", "natgw"]
