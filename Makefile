@@ -28,11 +28,12 @@ lint: install ## ruff, import-linter and the CRD/chart sync check
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/lint-imports
+	hack/sync-crds.sh --check
 
 typecheck: install ## mypy (strict) on src/
 	$(VENV)/bin/mypy
 
-unit: install ## Unit tests (no control plane)
+unit: install testbed ## Unit tests (no control plane; the chart tests use the built helm)
 	$(PY) -m pytest tests/unit -q
 
 contract: install ## Provider contract suite (simulated in-process and official SDK over HTTP)
@@ -69,7 +70,7 @@ image: ## Build the container image (needs Docker)
 	docker build -t podeip-operator:dev .
 
 chart-lint: install testbed ## helm lint the chart
-	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint charts/podeip-operator
+	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint --strict --kube-version 1.36.2 charts/podeip-operator
 
 kind-e2e: ## kind cluster + image + helm install + the demo checks (needs Docker and kind)
 	hack/kind-e2e.sh

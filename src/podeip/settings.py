@@ -8,11 +8,15 @@ reads ``os.environ``. Secrets are ``SecretStr`` so that they never show in a rep
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: A list given in the environment as ``a,b,c`` (not JSON).
+CommaList = Annotated[list[str], NoDecode]
 
 
 class RateLimit(BaseModel):
@@ -96,10 +100,10 @@ class Settings(BaseSettings):
     #: Value of the cluster-id ownership tag. Empty: the kube-system namespace UID.
     cluster_id: str = ""
     #: AENC's enableControllers; "eip" must be present for the EIP controller to run.
-    enable_controllers: list[str] = Field(default_factory=lambda: ["eip"])
+    enable_controllers: CommaList = Field(default_factory=lambda: ["eip"])
     #: AENC's maxConcurrentReconciles: cap on concurrent cloud-mutating reconciles.
     max_concurrent_reconciles: int = Field(default=1, ge=1, le=200)
-    custom_stateful_workload_kinds: list[str] = Field(default_factory=list)
+    custom_stateful_workload_kinds: CommaList = Field(default_factory=list)
     enable_virtual_node: bool = False
     #: Node label that marks a virtual (ECI) node.
     virtual_node_label: str = "type=virtual-kubelet"
@@ -126,7 +130,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
 
     #: Test-only crash points (reliability §4): names at which the process exits at once.
-    crash_points: list[str] = Field(default_factory=list)
+    crash_points: CommaList = Field(default_factory=list)
 
     @field_validator("enable_controllers", "custom_stateful_workload_kinds", "crash_points", mode="before")
     @classmethod
@@ -137,6 +141,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        # RRSA: ack-pod-identity-webhook injects the standard variables into the operator pod;
+        # our own PODEIP_CLOUD__CREDENTIALS__OIDC_* win when set.
+        creds = self.cloud.credentials
+        if not creds.oidc_role_arn and os.environ.get("ALIBABA_CLOUD_ROLE_ARN"):
+            creds.oidc_role_arn = os.environ["ALIBABA_CLOUD_ROLE_ARN"]
+            creds.oidc_provider_arn = creds.oidc_provider_arn or os.environ.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
+            token_file = os.environ.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+            creds.oidc_token_file = creds.oidc_token_file or (Path(token_file) if token_file else None)
         if self.cloud.provider == "alibaba" and not self.cloud.vpc_endpoint and not self.cloud.region_id:
             raise ValueError("cloud.region_id (regionID) is required with the alibaba provider")
         return self
