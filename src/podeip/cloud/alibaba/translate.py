@@ -77,10 +77,12 @@ def error_from(exc: BaseException, *, operation: str) -> errors.CloudError:
     status = getattr(exc, "status_code", None) or data.get("statusCode")
     retry_after_ms = getattr(exc, "retry_after", None)
     message = data.get("Message") or ("" if code else str(getattr(exc, "message", "") or exc))
+    request_id = getattr(exc, "request_id", None) or data.get("RequestId")
     return codes.error_for(
         code,
         message=message,
-        request_id=getattr(exc, "request_id", None) or data.get("RequestId"),
+        # The SDK fills absent attributes with the string 'None' (alibaba-openapi §8).
+        request_id=request_id if request_id not in (None, "", "None") else None,
         operation=operation,
         http_status=int(status) if status else None,
         retry_after=float(retry_after_ms) / 1000 if retry_after_ms else None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from typing import Any, Final
@@ -98,7 +99,7 @@ async def _openapi(request: web.Request) -> web.StreamResponse:
 def _error(error: errors.CloudError, *, host: str) -> web.Response:
     code = error.code or codes.INTERNAL_ERROR
     body = {
-        "RequestId": error.request_id or "",
+        "RequestId": error.request_id or str(uuid.uuid4()).upper(),
         "HostId": host,
         "Code": code,
         "Message": error.message,
