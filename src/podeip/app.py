@@ -75,7 +75,7 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
         return SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
     from podeip.cloud.alibaba.provider import AlibabaEipProvider
 
-    return AlibabaEipProvider.from_settings(settings.cloud, metrics=metrics)
+    return AlibabaEipProvider.from_settings(settings.cloud)
 
 
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
