@@ -8,6 +8,7 @@ refuses non-loopback addresses; ``podeip cloud-sim`` serves standalone.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -164,7 +165,7 @@ async def test_the_call_log_endpoint_lists_calls_with_results(
 def test_the_simulator_refuses_non_loopback_addresses(engine: Engine) -> None:
     with pytest.raises(ValueError, match="loopback"):
         start_in_thread(engine, credentials={}, host="0.0.0.0")
-    args = server.argparse.Namespace(listen="192.0.2.1:8080")
+    args = argparse.Namespace(listen="192.0.2.1:8080")
     assert server.main(args) == 2
 
 

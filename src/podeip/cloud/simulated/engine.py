@@ -237,7 +237,7 @@ class Engine:
         request_id = str(uuid.UUID(int=self._random.getrandbits(128))).upper()
         with self._lock:
             self._settle()
-            committed = False
+            answer: dict[str, Any] | None = None
             try:
                 fault = ticket.fault
                 if fault is not None and fault.code and not fault.commit:
@@ -246,7 +246,6 @@ class Engine:
                 if bucket is not None and not bucket.try_take():
                     raise fail(codes.THROTTLING_USER, "Request was denied due to user flow control.")
                 answer = self._dispatch(action, params)
-                committed = True
                 if fault is not None and fault.commit:
                     raise fail(fault.code or codes.TRANSPORT, "injected fault after commit")
                 answer["RequestId"] = request_id
@@ -254,7 +253,15 @@ class Engine:
                 return answer
             except errors.CloudError as error:
                 error.request_id, error.operation = request_id, action
-                self._log(ticket, params, request_id, error.code or codes.TRANSPORT, committed=committed)
+                # A committed call whose answer is lost still names the EIP it made (leak audits).
+                self._log(
+                    ticket,
+                    params,
+                    request_id,
+                    error.code or codes.TRANSPORT,
+                    answer=answer,
+                    committed=answer is not None,
+                )
                 raise
 
     def _dispatch(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:

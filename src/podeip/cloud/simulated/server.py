@@ -157,8 +157,9 @@ def config_from(args: argparse.Namespace) -> EngineConfig:
     )
     limits.update(dict(args.rate_limit))
     return EngineConfig(
-        region_id=args.region,
-        vpc_id=args.vpc_id,
+        # Empty values (a chart rendering unset values) mean the simulator's defaults.
+        region_id=args.region or EngineConfig.region_id,
+        vpc_id=args.vpc_id or EngineConfig.vpc_id,
         vpc_cidrs=tuple(args.vpc_cidr or EngineConfig.vpc_cidrs),
         quota=args.quota,
         transition_delay=args.transition_delay,
