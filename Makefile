@@ -25,8 +25,8 @@ testbed: ## Build (or verify) the local control plane binaries from Go modules i
 
 ##@ Test
 lint: install ## ruff, import-linter and the CRD/chart sync check
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests hack
+	$(VENV)/bin/ruff format --check src tests hack
 	$(VENV)/bin/lint-imports
 	hack/sync-crds.sh --check
 

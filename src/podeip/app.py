@@ -19,6 +19,7 @@ from typing import Any
 import kopf
 
 from podeip import __version__
+from podeip.cloud.operations import EipOperations
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
@@ -68,14 +69,19 @@ def main(args: argparse.Namespace) -> int:
 
 
 def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
+    """The configured provider, reporting every call to the metrics."""
+    provider: EipOperations
     if settings.cloud.provider == "simulated":
         from podeip.cloud.simulated.engine import Engine
         from podeip.cloud.simulated.provider import SimulatedEipProvider
 
-        return SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
-    from podeip.cloud.alibaba.provider import AlibabaEipProvider
+        provider = SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
+    else:
+        from podeip.cloud.alibaba.provider import AlibabaEipProvider
 
-    return AlibabaEipProvider.from_settings(settings.cloud)
+        provider = AlibabaEipProvider.from_settings(settings.cloud)
+    provider.observer = metrics
+    return provider
 
 
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
@@ -161,7 +167,7 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler) -> None:
         await asyncio.sleep(period)
         try:
             await gc.run_pass(deps, observe=reconciler.observed)
-        except Exception:  # noqa: BLE001 - the next period tries again
+        except Exception:
             logger.exception("garbage collection pass failed")
 
 

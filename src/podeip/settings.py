@@ -146,7 +146,9 @@ class Settings(BaseSettings):
         creds = self.cloud.credentials
         if not creds.oidc_role_arn and os.environ.get("ALIBABA_CLOUD_ROLE_ARN"):
             creds.oidc_role_arn = os.environ["ALIBABA_CLOUD_ROLE_ARN"]
-            creds.oidc_provider_arn = creds.oidc_provider_arn or os.environ.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
+            creds.oidc_provider_arn = creds.oidc_provider_arn or os.environ.get(
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN"
+            )
             token_file = os.environ.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE")
             creds.oidc_token_file = creds.oidc_token_file or (Path(token_file) if token_file else None)
         if self.cloud.provider == "alibaba" and not self.cloud.vpc_endpoint and not self.cloud.region_id:

@@ -4,7 +4,8 @@ Why: this machine kind has no Docker engine, so kind cannot run. We start etcd,
 kube-apiserver (RBAC, token authentication, ServiceAccount tokens), kube-controller-manager,
 kube-scheduler and kwok (fake kubelets) from binaries that ``hack/testbed-build.sh`` builds
 from Go modules. Every listener is bound to 127.0.0.1; the fake node and pod IPs that kwok
-hands out (TEST-NET-2, 198.51.100.0/24) are never contacted.
+hands out (TEST-NET-2, 198.51.100.0/24; the benchmark's larger clusters use the RFC 2544
+benchmarking range 198.18.0.0/15) are never contacted.
 
 Used three ways: the pytest session fixture (``tests/conftest.py``), ``make cluster-up`` /
 ``make cluster-down`` (a detached cluster whose state lives in ``.local/``), and the demo.
@@ -17,6 +18,7 @@ Used three ways: the pytest session fixture (``tests/conftest.py``), ``make clus
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -141,7 +143,9 @@ def write_kubeconfig(path: Path, *, server: str, ca_path: Path, token: str, user
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "podeip-testbed", "cluster": {"server": server, "certificate-authority": str(ca_path)}}],
+        "clusters": [
+            {"name": "podeip-testbed", "cluster": {"server": server, "certificate-authority": str(ca_path)}}
+        ],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": "podeip-testbed", "context": {"cluster": "podeip-testbed", "user": user}}],
         "current-context": "podeip-testbed",
@@ -158,6 +162,19 @@ class ControlPlane:
     ports: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     admin_token: str = ""
+    #: How many kwok nodes, and the range their podCIDRs are cut from (equal blocks, in order).
+    #: The defaults give ``FAKE_NODES``; the benchmark asks for more and larger ones.
+    nodes: int = len(FAKE_NODES)
+    pod_network: str = POD_NETWORK
+
+    def fake_nodes(self) -> dict[str, str]:
+        """Node name → podCIDR: ``pod_network`` cut into the fewest equal blocks that fit ``nodes``."""
+        network = ipaddress.ip_network(self.pod_network)
+        extra_bits = max(self.nodes - 1, 0).bit_length()
+        if network.prefixlen + extra_bits > 30:
+            raise ValueError(f"{self.pod_network} is too small for {self.nodes} nodes")
+        blocks = network.subnets(prefixlen_diff=extra_bits)
+        return {f"kwok-node-{i}": str(next(blocks)) for i in range(self.nodes)}
 
     @property
     def server(self) -> str:
@@ -178,69 +195,122 @@ class ControlPlane:
         kubeconfig = str(self.kubeconfig)
         return {
             "etcd": [
-                str(binary("etcd")), "--name", "testbed", "--data-dir", str(w / "etcd"), "--unsafe-no-fsync",
-                "--listen-client-urls", f"http://{LOOPBACK}:{p['etcd']}",
-                "--advertise-client-urls", f"http://{LOOPBACK}:{p['etcd']}",
-                "--listen-peer-urls", f"http://{LOOPBACK}:{p['etcd_peer']}",
-                "--initial-advertise-peer-urls", f"http://{LOOPBACK}:{p['etcd_peer']}",
-                "--initial-cluster", f"testbed=http://{LOOPBACK}:{p['etcd_peer']}",
-                "--log-level", "warn",
+                str(binary("etcd")),
+                "--name",
+                "testbed",
+                "--data-dir",
+                str(w / "etcd"),
+                "--unsafe-no-fsync",
+                "--listen-client-urls",
+                f"http://{LOOPBACK}:{p['etcd']}",
+                "--advertise-client-urls",
+                f"http://{LOOPBACK}:{p['etcd']}",
+                "--listen-peer-urls",
+                f"http://{LOOPBACK}:{p['etcd_peer']}",
+                "--initial-advertise-peer-urls",
+                f"http://{LOOPBACK}:{p['etcd_peer']}",
+                "--initial-cluster",
+                f"testbed=http://{LOOPBACK}:{p['etcd_peer']}",
+                "--log-level",
+                "warn",
             ],
             "kube-apiserver": [
                 str(binary("kube-apiserver")),
-                "--etcd-servers", f"http://{LOOPBACK}:{p['etcd']}",
-                "--bind-address", LOOPBACK, "--advertise-address", LOOPBACK,
-                "--secure-port", str(p["apiserver"]),
-                "--tls-cert-file", str(w / "pki" / "apiserver.crt"),
-                "--tls-private-key-file", str(w / "pki" / "apiserver.key"),
-                "--service-account-issuer", f"https://{LOOPBACK}:{p['apiserver']}",
-                "--service-account-key-file", str(w / "sa.pub"),
-                "--service-account-signing-key-file", str(w / "sa.key"),
-                "--service-cluster-ip-range", SERVICE_CIDR,
-                "--token-auth-file", str(w / "tokens.csv"),
-                "--authorization-mode", "RBAC",
-                "--endpoint-reconciler-type", "none",
-                "--disable-admission-plugins", "ServiceAccount",
+                "--etcd-servers",
+                f"http://{LOOPBACK}:{p['etcd']}",
+                "--bind-address",
+                LOOPBACK,
+                "--advertise-address",
+                LOOPBACK,
+                "--secure-port",
+                str(p["apiserver"]),
+                "--tls-cert-file",
+                str(w / "pki" / "apiserver.crt"),
+                "--tls-private-key-file",
+                str(w / "pki" / "apiserver.key"),
+                "--service-account-issuer",
+                f"https://{LOOPBACK}:{p['apiserver']}",
+                "--service-account-key-file",
+                str(w / "sa.pub"),
+                "--service-account-signing-key-file",
+                str(w / "sa.key"),
+                "--service-cluster-ip-range",
+                SERVICE_CIDR,
+                "--token-auth-file",
+                str(w / "tokens.csv"),
+                "--authorization-mode",
+                "RBAC",
+                "--endpoint-reconciler-type",
+                "none",
+                "--disable-admission-plugins",
+                "ServiceAccount",
                 "--allow-privileged=true",
                 "--profiling=false",
-                "-v", "1",
+                "-v",
+                "1",
             ],
             "kube-controller-manager": [
                 str(binary("kube-controller-manager")),
-                "--kubeconfig", kubeconfig,
-                "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
-                "--bind-address", LOOPBACK, "--secure-port", str(p["kcm"]),
-                "--cert-dir", str(w / "kcm-certs"),
+                "--kubeconfig",
+                kubeconfig,
+                "--authentication-kubeconfig",
+                kubeconfig,
+                "--authorization-kubeconfig",
+                kubeconfig,
+                "--bind-address",
+                LOOPBACK,
+                "--secure-port",
+                str(p["kcm"]),
+                "--cert-dir",
+                str(w / "kcm-certs"),
                 "--leader-elect=false",
-                "--service-account-private-key-file", str(w / "sa.key"),
-                "--root-ca-file", str(self.ca_path),
+                "--service-account-private-key-file",
+                str(w / "sa.key"),
+                "--root-ca-file",
+                str(self.ca_path),
                 "--use-service-account-credentials=false",
                 "--allocate-node-cidrs=false",
                 "--profiling=false",
-                "-v", "1",
+                "-v",
+                "1",
             ],
             "kube-scheduler": [
                 str(binary("kube-scheduler")),
-                "--kubeconfig", kubeconfig,
-                "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
-                "--bind-address", LOOPBACK, "--secure-port", str(p["scheduler"]),
-                "--cert-dir", str(w / "scheduler-certs"),
+                "--kubeconfig",
+                kubeconfig,
+                "--authentication-kubeconfig",
+                kubeconfig,
+                "--authorization-kubeconfig",
+                kubeconfig,
+                "--bind-address",
+                LOOPBACK,
+                "--secure-port",
+                str(p["scheduler"]),
+                "--cert-dir",
+                str(w / "scheduler-certs"),
                 "--leader-elect=false",
                 "--profiling=false",
-                "-v", "1",
+                "-v",
+                "1",
             ],
             "kwok": [
                 str(binary("kwok")),
-                "--kubeconfig", kubeconfig,
+                "--kubeconfig",
+                kubeconfig,
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
-                "--config", str(HERE / "kwok-stages.yaml"),
-                "--node-ip", LOOPBACK,
-                "--node-lease-duration-seconds", "40",
-                "--cidr", POD_NETWORK,
-                "--server-address", f"{LOOPBACK}:{p['kwok']}",
+                "--config",
+                str(HERE / "kwok-stages.yaml"),
+                "--node-ip",
+                LOOPBACK,
+                "--node-lease-duration-seconds",
+                "40",
+                "--cidr",
+                self.pod_network,
+                "--server-address",
+                f"{LOOPBACK}:{p['kwok']}",
             ],
-        }  # fmt: skip
+        }
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self, *, progress: bool = True) -> None:
@@ -266,7 +336,7 @@ class ControlPlane:
                 self._spawn(name, commands[name])
             self._create_fake_nodes()
             self._wait(self._nodes_ready, "fake nodes Ready", 60)
-            say(f"{len(FAKE_NODES)} fake nodes Ready; control plane up in {time.monotonic() - started:.1f}s")
+            say(f"{self.nodes} fake nodes Ready; control plane up in {time.monotonic() - started:.1f}s")
         except BaseException:
             self.stop()
             raise
@@ -296,9 +366,14 @@ class ControlPlane:
         log = (self.workdir / "logs" / f"{name}.log").open("ab")
         env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
         process = subprocess.Popen(
-            list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.workdir, env=env, start_new_session=True,
-        )  # fmt: skip
+            list(command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )
         self.pids[name] = process.pid
 
     def _wait(self, check: object, what: str, timeout: float) -> None:
@@ -324,12 +399,16 @@ class ControlPlane:
     def _http_ok(self, url: str) -> bool:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.admin_token}"})
         try:
-            with urllib.request.urlopen(request, timeout=2, context=self._ssl() if url.startswith("https") else None):
+            with urllib.request.urlopen(
+                request, timeout=2, context=self._ssl() if url.startswith("https") else None
+            ):
                 return True
         except OSError:
             return False
 
-    def api(self, method: str, path: str, body: object = None, content_type: str = "application/json") -> object:
+    def api(
+        self, method: str, path: str, body: object = None, content_type: str = "application/json"
+    ) -> object:
         """A tiny admin client for setup work (nodes), independent of the code under test."""
         request = urllib.request.Request(
             self.server + path,
@@ -341,7 +420,7 @@ class ControlPlane:
             return json.loads(response.read() or b"null")
 
     def _create_fake_nodes(self) -> None:
-        for name, cidr in FAKE_NODES.items():
+        for name, cidr in self.fake_nodes().items():
             node = {
                 "apiVersion": "v1",
                 "kind": "Node",
@@ -361,7 +440,7 @@ class ControlPlane:
             for condition in node.get("status", {}).get("conditions", []):
                 if condition["type"] == "Ready" and condition["status"] == "True":
                     ready += 1
-        return ready >= len(FAKE_NODES)
+        return ready >= self.nodes
 
     # ---- persistence for `make cluster-up` -------------------------------------------------
     def save(self, path: Path = STATE_FILE) -> None:
@@ -398,14 +477,10 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
     while time.monotonic() < deadline and _pid_alive(pid):
         time.sleep(0.1)
     if _pid_alive(pid):
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     plane = ControlPlane(workdir=tmp_path_factory.mktemp("control-plane"))
     try:
         plane.start(progress=False)
-    except Exception as error:  # noqa: BLE001 - reported as a failure, with the logs' location
+    except Exception as error:
         pytest.fail(f"the local control plane could not start: {error}", pytrace=False)
     yield plane
     plane.stop()
@@ -34,8 +34,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 def run_kubectl(plane: ControlPlane, *args: str, input: str | None = None, check: bool = True) -> str:
     result = subprocess.run(
         [str(binary("kubectl")), "--kubeconfig", str(plane.kubeconfig), *args],
-        input=input, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result.stdout + (result.stderr if not check else "")
@@ -69,7 +72,9 @@ def namespace(control_plane: ControlPlane, kubectl: Kubectl) -> Iterator[str]:
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.25, what: str = "") -> object:
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.25, what: str = ""
+) -> object:
     """Poll until the predicate returns something truthy; fail with `what` after the timeout."""
     deadline = time.monotonic() + timeout
     last: object = None
@@ -78,7 +83,9 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, interval
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}; last value: {last!r}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what or predicate}; last value: {last!r}"
+    )
 
 
 def get_json(kubectl: Kubectl, *args: str) -> dict:  # type: ignore[type-arg]

@@ -12,8 +12,9 @@ import abc
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from podeip.cloud import codes, errors, retry, wire
 from podeip.cloud.clock import Clock, Sleep
@@ -28,8 +29,19 @@ IDS_PER_DESCRIBE: Final = 50
 PAGE_SIZE: Final = 100
 
 
+class CallObserver(Protocol):
+    """Told about every single call (retries included): metrics hang here."""
+
+    def called(self, action: str, *, error_code: str, seconds: float) -> None: ...
+
+    def retried(self, action: str) -> None: ...
+
+
 class EipOperations(abc.ABC):
     """Implements ``EipProvider`` given ``_call``; subclasses add only the transport."""
+
+    #: Set by the composition root; ``None`` records nothing.
+    observer: CallObserver | None = None
 
     def __init__(
         self,
@@ -57,9 +69,21 @@ class EipOperations(abc.ABC):
     async def _invoke(self, action: str, params: wire.Params) -> Mapping[str, Any]:
         async def once() -> Mapping[str, Any]:
             await self._limiter.acquire(action)
-            return await self._call(action, params)
+            started = time.perf_counter()
+            try:
+                answer = await self._call(action, params)
+            except errors.CloudError as error:
+                if self.observer is not None:
+                    code = error.code or type(error).__name__
+                    self.observer.called(action, error_code=code, seconds=time.perf_counter() - started)
+                raise
+            if self.observer is not None:
+                self.observer.called(action, error_code="", seconds=time.perf_counter() - started)
+            return answer
 
         def note(error: errors.CloudError, pause: float) -> None:
+            if self.observer is not None:
+                self.observer.retried(action)
             logger.warning(
                 "cloud call will be retried",
                 extra={

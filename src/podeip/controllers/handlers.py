@@ -13,8 +13,8 @@ from typing import Any
 import kopf
 
 from podeip import constants as c
-from podeip.domain.annotations import candidate_keys
 from podeip.controllers.memo import Operator
+from podeip.domain.annotations import candidate_keys
 
 #: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
 ENABLING_KEYS = frozenset(candidate_keys(c.POD_WITH_EIP) + candidate_keys(c.POD_EIP_INSTANCE_ID))

@@ -81,6 +81,14 @@ class Metrics:
             registry=reg,
         )
 
+    def called(self, action: str, *, error_code: str, seconds: float) -> None:
+        """One cloud API call (the cloud layer's observer hook)."""
+        self.cloud_calls.labels(operation=action, error_code=error_code).inc()
+        self.cloud_duration.labels(operation=action).observe(seconds)
+
+    def retried(self, action: str) -> None:
+        self.cloud_retries.labels(operation=action).inc()
+
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return bytes(prometheus_client.generate_latest(self.registry))

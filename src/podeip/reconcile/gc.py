@@ -75,7 +75,7 @@ async def run_pass(
             tags={c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_MANAGED_BY: c.MANAGED_BY}
         )
         bodies = await d.podeips.list()
-    except Exception as error:  # noqa: BLE001 - any failed list stops the pass (fail closed)
+    except Exception as error:
         sweep.aborted = f"listing failed: {error}"
         logger.error("garbage collection skipped: %s", sweep.aborted)
         return sweep

@@ -18,7 +18,9 @@ release only what carries our tags, never take an EIP bound to something we did 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,10 +41,13 @@ from podeip.reconcile.queue import Key, Requeue
 
 logger = logging.getLogger(__name__)
 
-#: Delays between looks at an EIP in an async state (Associating, Unassociating, Releasing).
-POLL_DELAYS = (0.3, 0.5, 1.0, 2.0, 3.0, 5.0)
+#: Bounds of the delay between looks at an EIP in an async state (Associating, Unassociating).
+POLL_MIN, POLL_MAX = 0.25, 5.0
 #: Waiting for something only a human or another pod can change.
 SLOW_RETRY = 30.0
+#: Seconds a steady observation stands in for a Describe: for decisions that only write
+#: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH, R6).
+STEADY, FRESH = 30.0, 2.0
 QUOTA_RETRY = 60.0
 BUSY_STATES = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
 
@@ -50,7 +55,13 @@ BUSY_STATES = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStat
 class Reconciler:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-        self._polls: dict[Key, int] = {}
+        #: Keys waiting for an async cloud state: (monotonic start, looks so far, next look due).
+        self._waits: dict[Key, tuple[float, int, float]] = {}
+        #: How long async transitions take here, learnt from the waits (seconds).
+        self.transition_estimate = 1.0
+        #: UIDs of PodEIPs this process created and has not yet allocated for: no earlier
+        #: attempt can exist, so the tag lookup before Allocate (R3) is skipped for them.
+        self._fresh: set[str] = set()
         self._associations: dict[Key, int] = {}  # successful Associate calls per key (token rounds)
         self._reported: dict[str, str] = {}  # pod uid → the last findings we reported
         self._virtual_nodes: dict[str, bool] = {}
@@ -76,6 +87,7 @@ class Reconciler:
             await self._cloud_failure(podeip, pod_view, error)
 
     async def _step(self, podeip: PodEIP, pod: PodView | None) -> None:
+        self._look_not_due((podeip.metadata.namespace or "", podeip.metadata.name or ""))
         if podeip.metadata.deletion_timestamp is not None:
             await self._teardown(podeip, pod)
             return
@@ -127,19 +139,58 @@ class Reconciler:
             allow_prepaid=s.allow_prepaid,
         )
 
-    async def _eip(self, allocation_id: str) -> Eip | None:
-        seen = self.observed.pop(allocation_id, None)
-        if seen and self.d.clock() - seen[1] < timedelta(seconds=10) and seen[0].status not in BUSY_STATES:
-            return seen[0]
-        return await self.d.cloud.get_eip(allocation_id)
+    async def _eip(self, allocation_id: str, *, max_age: float = FRESH) -> Eip | None:
+        """The EIP as last seen, if that was a steady state at most ``max_age`` seconds ago.
+
+        Most passes are caused by our own writes (status, annotations, the gate) a moment after
+        we looked; they reuse that look. A pass that may unbind or release asks for a fresh one
+        (R6), and every mutation forgets what was seen (``_forget``). Out-of-band changes are
+        picked up by the periodic resync, whose listing refreshes these observations.
+        """
+        seen = self.observed.get(allocation_id)
+        if seen and seen[0].status not in BUSY_STATES:
+            if (self.d.clock() - seen[1]).total_seconds() <= max_age:
+                return seen[0]
+        eip = await self.d.cloud.get_eip(allocation_id)
+        if eip is None:
+            self.observed.pop(allocation_id, None)
+        else:
+            self.observed[allocation_id] = (eip, self.d.clock())
+        return eip
+
+    def _forget(self, allocation_id: str) -> None:
+        self.observed.pop(allocation_id, None)
 
     def _poll(self, key: Key, reason: str) -> Requeue:
-        count = self._polls.get(key, 0)
-        self._polls[key] = count + 1
-        return Requeue(after=POLL_DELAYS[min(count, len(POLL_DELAYS) - 1)], reason=reason)
+        """Look again when the transition should be over: one Describe per transition, usually.
+
+        The first look comes after the learnt transition time; if the state has not settled by
+        then, looks follow at a quarter of it, growing, within [POLL_MIN, POLL_MAX]. Passes that
+        other events cause in between wait for that look instead of making their own.
+        """
+        now = time.monotonic()
+        started, looks, _ = self._waits.get(key, (now, 0, now))
+        estimate = self.transition_estimate
+        delay = min(POLL_MAX, max(POLL_MIN, estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)))
+        self._waits[key] = (started, looks + 1, now + delay)
+        return Requeue(after=delay, reason=reason)
+
+    def _look_not_due(self, key: Key) -> None:
+        wait = self._waits.get(key)
+        if wait is not None and (remaining := wait[2] - time.monotonic()) > 0:
+            raise Requeue(after=remaining, reason="waiting for the next look")
 
     def _settled(self, key: Key) -> None:
-        self._polls.pop(key, None)
+        """The async state was reached: learn how long it took."""
+        wait = self._waits.pop(key, None)
+        if wait is None:
+            return
+        started, looks, _ = wait
+        if looks == 1:  # settled at the first look: it may well have settled earlier; probe lower
+            estimate = 0.9 * self.transition_estimate
+        else:
+            estimate = 0.7 * self.transition_estimate + 0.3 * (time.monotonic() - started)
+        self.transition_estimate = min(10.0, max(POLL_MIN, estimate))
 
     def _asks_for(self, pod: PodView, podeip: PodEIP) -> bool:
         """Whether a (new) pod asks for this PodEIP's EIP: any request, and a Static one names it."""
@@ -185,6 +236,7 @@ class Reconciler:
         except kube_errors.AlreadyExists:
             raise Requeue(after=0.0, reason="PodEIP appeared meanwhile") from None
         podeip = PodEIP.model_validate(created)
+        self._fresh.add(podeip.metadata.uid or "")
         logger.info("created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid)
         return podeip
 
@@ -243,11 +295,15 @@ class Reconciler:
         kind, _ = records.kind_of_strategy(podeip)
         allocation_id = podeip.spec.allocation_id
         if kind is AllocationType.AUTO and not allocation_id:
-            podeip = await steps.allocate(self.d, podeip, pod)
+            uid = podeip.metadata.uid or ""
+            podeip, allocated = await steps.allocate(self.d, podeip, pod, lookup=uid not in self._fresh)
+            self._fresh.discard(uid)
             allocation_id = podeip.spec.allocation_id
+            if allocated is not None:  # a new EIP is Available: no need to Describe it
+                self.observed[allocation_id] = (allocated, self.d.clock())
         if kind is AllocationType.STATIC and not await self._claim(podeip, pod):
             raise Requeue(after=SLOW_RETRY, reason="EIP claimed by another pod")
-        eip = await self._eip(allocation_id)
+        eip = await self._eip(allocation_id, max_age=STEADY)
         if eip is None:
             await self._eip_lost(podeip, pod)
             return
@@ -255,6 +311,7 @@ class Reconciler:
             raise Requeue(after=SLOW_RETRY, reason="EIP not ours to bind")
         if podeip.spec.bandwidth_package_id and eip.bandwidth_package_id != podeip.spec.bandwidth_package_id:
             await steps.join_bandwidth_package(self.d, podeip, eip)
+            self._forget(allocation_id)
         if not pod.pod_ip:
             await self._show(podeip, pod, None, reason="WaitingForPodIP", message="the pod has no IP yet")
             return  # the pod's next event (an IP) enqueues it again
@@ -269,7 +326,11 @@ class Reconciler:
                 self._settled(key)
                 await self._bound(podeip, pod, eip, eni_id=eni_id)
                 return
+            fresh = await self._eip(allocation_id)  # decide on a fresh look before unbinding (R6)
+            if fresh is None or fresh != eip:
+                raise Requeue(after=0.0, reason="the EIP changed")
             if await steps.unassociate_if_ours(self.d, podeip, eip):
+                self._forget(allocation_id)
                 raise self._poll(key, "unbinding from the previous pod IP")
             await self._conflict(
                 podeip,
@@ -291,6 +352,7 @@ class Reconciler:
             )
             raise Requeue(after=SLOW_RETRY, reason="no ENI for the pod IP")
         done = self._associations.get(key, -1)
+        self._forget(allocation_id)
         await steps.associate(self.d, podeip, pod, eni=found, round=done + 1)
         self._associations[key] = done + 1
         await self._show(
@@ -335,13 +397,14 @@ class Reconciler:
         await self._write_status(
             podeip, status, ready=("True", "Associated", f"EIP {eip.ip_address} on {pod.pod_ip}")
         )
-        if await outputs.publish(
-            self.d.pods, pod, address=eip.ip_address, reason=c.READINESS_REASON_OK, now=now
+        if (
+            await outputs.publish(
+                self.d.pods, pod, address=eip.ip_address, reason=c.READINESS_REASON_OK, now=now
+            )
+            and pod.declares_eip_gate
+            and podeip.metadata.creation_timestamp
         ):
-            if pod.declares_eip_gate and podeip.metadata.creation_timestamp:
-                self.d.metrics.ready_seconds.observe(
-                    (now - podeip.metadata.creation_timestamp).total_seconds()
-                )
+            self.d.metrics.ready_seconds.observe((now - podeip.metadata.creation_timestamp).total_seconds())
         if first_time:
             message = (
                 f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {pod.pod_ip} on {eni_id}"
@@ -355,8 +418,8 @@ class Reconciler:
         holder = await self.d.claims.claim(podeip.spec.allocation_id, holder=me)
         if holder == me:
             return True
-        namespace, _, rest = holder.partition("/")
-        message = f"EIP {podeip.spec.allocation_id} is claimed by pod {namespace}/{rest.rpartition('/')[0]}; waiting"
+        holder_pod = holder.rpartition("/")[0]  # namespace/name/uid → namespace/name
+        message = f"EIP {podeip.spec.allocation_id} is claimed by pod {holder_pod}; waiting"
         await self._show(podeip, pod, None, reason=c.EV_CLAIMED_BY_OTHER, message=message, warn=True)
         return False
 
@@ -449,12 +512,10 @@ class Reconciler:
         if conditions is not None:
             changes["conditions"] = conditions
         if changes:
-            try:
+            with contextlib.suppress(kube_errors.NotFound):
                 await self.d.podeips.patch_status(
                     podeip.metadata.namespace or "", podeip.metadata.name or "", changes
                 )
-            except kube_errors.NotFound:
-                pass
 
     # ---- the pod is gone ---------------------------------------------------------------------
     async def _pod_gone(self, podeip: PodEIP, decision: release.Decision) -> None:
@@ -469,6 +530,7 @@ class Reconciler:
             and eip.status is EipStatus.IN_USE
             and await steps.unassociate_if_ours(self.d, podeip, eip)
         ):
+            self._forget(allocation_id)
             await self.d.events.normal(
                 podeip_ref(podeip),
                 reason=c.EV_UNASSOCIATED,
@@ -482,6 +544,8 @@ class Reconciler:
         if decision.last_seen is not None:
             fields["podLastSeen"] = decision.last_seen
         if decision.action in (release.Action.RELEASE, release.Action.UNASSOCIATE_AND_FORGET):
+            if eip is not None:  # the teardown that follows may use this fresh look
+                self.observed[eip.allocation_id] = (eip, self.d.clock())
             await self._write_status(podeip, fields, ready=("False", "Releasing", "the pod is gone"))
             try:
                 await self.d.podeips.delete(key[0], key[1], uid=podeip.metadata.uid)
@@ -518,11 +582,12 @@ class Reconciler:
         """Never gives up (reliability R4): the finalizer goes only when nothing of ours is left."""
         key = (podeip.metadata.namespace or "", podeip.metadata.name or "")
         kind, _ = records.kind_of_strategy(podeip)
-        for eip in await steps.eips_of(self.d, podeip):
+        for eip in await steps.eips_of(self.d, podeip, get_eip=self._eip):
             if eip.status in BUSY_STATES:
                 raise self._poll(key, eip.status.value)
             if eip.status is EipStatus.IN_USE:
                 if await steps.unassociate_if_ours(self.d, podeip, eip):
+                    self._forget(eip.allocation_id)
                     raise self._poll(key, "unassociating before release")
                 if kind is AllocationType.AUTO and steps.tagged_for(self.d, podeip, eip):
                     message = (
@@ -535,6 +600,7 @@ class Reconciler:
                     raise Requeue(after=SLOW_RETRY, reason="EIP bound elsewhere")
                 continue
             if kind is AllocationType.AUTO:
+                self._forget(eip.allocation_id)
                 await steps.release_if_ours(self.d, podeip, eip)
         if kind is AllocationType.STATIC and podeip.spec.allocation_id:
             holder = holder_identity(namespace=key[0], name=key[1], uid=podeip.metadata.uid or "")

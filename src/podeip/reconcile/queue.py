@@ -18,6 +18,7 @@ a successful pass. Nothing here knows about Kubernetes or the cloud.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import random
@@ -126,10 +127,8 @@ class WorkQueue:
                 if not self._active and not any(d <= self._clock() for d in self._due.values()):
                     self._idle.set()
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
                 continue
             self._active.add(key)
             try:

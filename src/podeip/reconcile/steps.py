@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from podeip import constants as c
@@ -64,10 +65,10 @@ async def _record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
     return PodEIP.model_validate(updated)
 
 
-async def eips_of(d: Deps, podeip: PodEIP) -> list[Eip]:
+async def eips_of(d: Deps, podeip: PodEIP, *, get_eip: Callable[[str], Awaitable[Eip | None]]) -> list[Eip]:
     """The EIPs this PodEIP may hold: the recorded one, or (none recorded) those tagged with its UID."""
     if podeip.spec.allocation_id:
-        eip = await d.cloud.get_eip(podeip.spec.allocation_id)
+        eip = await get_eip(podeip.spec.allocation_id)
         return [eip] if eip else []
     if podeip.spec.allocation_type.type.value != "Auto":
         return []
@@ -75,16 +76,21 @@ async def eips_of(d: Deps, podeip: PodEIP) -> list[Eip]:
     return await d.cloud.describe_eips(tags=tags)
 
 
-async def allocate(d: Deps, podeip: PodEIP, pod: PodView) -> PodEIP:
+async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tuple[PodEIP, Eip | None]:
+    """Record an EIP for an Auto PodEIP: one found by its tags, or a new one (returned as seen)."""
     namespace, name, uid = _names(podeip)
-    found = [eip for eip in await eips_of(d, podeip) if tagged_for(d, podeip, eip)]
+    found = (
+        [eip for eip in await eips_of(d, podeip, get_eip=d.cloud.get_eip) if tagged_for(d, podeip, eip)]
+        if lookup
+        else []
+    )
     if found:
         # An earlier attempt allocated but could not record it (a crash, a lost answer).
         eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
         logger.info(
             "PodEIP %s/%s: found EIP %s by its tags; recording it", namespace, name, eip.allocation_id
         )
-        return await _record(d, podeip, {"spec": {"allocationID": eip.allocation_id}})
+        return await _record(d, podeip, {"spec": {"allocationID": eip.allocation_id}}), None
     request = records.frozen_request(podeip)
     if request is None:
         raise Requeue(
@@ -110,7 +116,14 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView) -> PodEIP:
     message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
     await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
     logger.info("PodEIP %s/%s: %s (request %s)", namespace, name, message, allocation.request_id)
-    return updated
+    seen = Eip(
+        allocation_id=allocation.allocation_id,
+        ip_address=allocation.ip_address,
+        status=EipStatus.AVAILABLE,
+        resource_group_id=allocation.resource_group_id or "",
+        tags=owner_tags(d, podeip),
+    )
+    return updated, seen
 
 
 async def join_bandwidth_package(d: Deps, podeip: PodEIP, eip: Eip) -> None:

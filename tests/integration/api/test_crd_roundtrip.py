@@ -41,16 +41,26 @@ STATUS = {
     "period": 0,
     "podLastSeen": "2026-11-23T05:31:34Z",
     "conditions": [
-        {"type": "Ready", "status": "True", "reason": "Associated", "message": "bound",
-         "lastTransitionTime": "2026-11-23T05:31:30Z", "observedGeneration": 1},
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Associated",
+            "message": "bound",
+            "lastTransitionTime": "2026-11-23T05:31:30Z",
+            "observedGeneration": 1,
+        },
     ],
-}  # fmt: skip
+}
 
 
-def test_every_field_round_trips_through_the_api_server(kubectl: Kubectl, podeip_crd: str, namespace: str) -> None:
+def test_every_field_round_trips_through_the_api_server(
+    kubectl: Kubectl, podeip_crd: str, namespace: str
+) -> None:
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(FULL))
     patch = json.dumps({"status": STATUS})
-    kubectl("-n", namespace, "patch", "podeip", "every-field", "--subresource=status", "--type=merge", "-p", patch)
+    kubectl(
+        "-n", namespace, "patch", "podeip", "every-field", "--subresource=status", "--type=merge", "-p", patch
+    )
     stored = get_json(kubectl, "-n", namespace, "podeip", "every-field")
     assert stored["spec"] == FULL["spec"]
     assert stored["status"] == STATUS
@@ -62,7 +72,9 @@ def test_every_field_round_trips_through_the_api_server(kubectl: Kubectl, podeip
     assert wire["status"] == STATUS
 
 
-def test_unknown_fields_are_pruned_and_enums_enforced(kubectl: Kubectl, podeip_crd: str, namespace: str) -> None:
+def test_unknown_fields_are_pruned_and_enums_enforced(
+    kubectl: Kubectl, podeip_crd: str, namespace: str
+) -> None:
     body = json.loads(json.dumps(FULL))
     body["metadata"]["name"] = "pruned"
     body["spec"]["surprise"] = "gone"
@@ -81,11 +93,22 @@ def test_kubectl_shows_the_printer_columns(kubectl: Kubectl, podeip_crd: str, na
     body = json.loads(json.dumps(FULL))
     body["metadata"]["name"] = "columns"
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(body))
-    kubectl("-n", namespace, "patch", "podeip", "columns", "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": STATUS}))  # fmt: skip
+    kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "podeip",
+        "columns",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": STATUS}),
+    )
     header, row = kubectl("-n", namespace, "get", "peip", "columns").strip().splitlines()
     assert header.split() == ["NAME", "EIP", "POD-IP", "STATUS", "TYPE", "STRATEGY", "AGE"]
     assert row.split()[:6] == ["columns", "203.0.113.10", "198.51.100.10", "InUse", "Auto", "TTL"]
-    wide_header, wide_row = kubectl("-n", namespace, "get", "podeip", "columns", "-o", "wide").strip().splitlines()
+    wide_header, wide_row = (
+        kubectl("-n", namespace, "get", "podeip", "columns", "-o", "wide").strip().splitlines()
+    )
     assert "ENI" in wide_header.split() and "ALLOCATIONID" in wide_header.split()
     assert "eni-2ze4tkg4abc" in wide_row.split() and "eip-2ze08metabcdef" in wide_row.split()

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 ACCESS_KEY_ID = "LTAItestbed0000000000001"
-ACCESS_KEY_SECRET = "testbed-secret-never-real-0001"  # noqa: S105 - a test credential for the local simulator
+ACCESS_KEY_SECRET = "testbed-secret-never-real-0001"
 CLUSTER_ID = "c-testbed"
 GC_PERIOD_MINUTES = 0.05  # 3 s: TTL expiry and resync within a few seconds
 
@@ -47,9 +46,12 @@ class OperatorProcess:
         self.extra_env = extra_env
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "podeip", "run"], env={**self.env, **extra_env},
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "podeip", "run"],
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         wait_for(self.healthy, timeout=60, what="the operator's /healthz")
 
     def healthy(self) -> bool:

@@ -30,8 +30,11 @@ def test_crash_mid_allocation_then_restart_leaves_exactly_one_eip(
     uid = podeip(kubectl, namespace, "fragile")["metadata"]["uid"]  # type: ignore[index]
     mine = [e for e in ours(cloud.engine) if e.tags.get(c.TAG_PODEIP_UID) == uid]
     assert [e.ip_address for e in mine] == [address]
-    allocations = [call for call in cloud.engine.call_log(action="AllocateEipAddress") if call.committed
-                   and call.allocation_id == mine[0].allocation_id]  # fmt: skip
+    allocations = [
+        call
+        for call in cloud.engine.call_log(action="AllocateEipAddress")
+        if call.committed and call.allocation_id == mine[0].allocation_id
+    ]
     assert len({call.client_token for call in allocations}) == 1
     kubectl("-n", namespace, "delete", "pod", "fragile")
     leak_audit(cloud.engine, kubectl, namespace)

@@ -150,10 +150,11 @@ def test_static_eip_is_shared_by_nobody_never_released_and_never_robbed(
         status=EipStatus.IN_USE, instance_id="i-someoneelse01", instance_type="EcsInstance"
     )
     apply(
-        kubectl, namespace,
+        kubectl,
+        namespace,
         pod_manifest("holder", {K8S + "pod-eip-instanceid": static.allocation_id}),
         pod_manifest("robber", {NET + "pod-eip-instanceid": bound_elsewhere.allocation_id}),
-    )  # fmt: skip
+    )
     assert wait_for_address(kubectl, namespace, "holder") == static.ip_address
     apply(kubectl, namespace, pod_manifest("second", {K8S + "eci-eip-instanceid": static.allocation_id}))
     claimed = wait_for(lambda: events(kubectl, namespace, reason=c.EV_CLAIMED_BY_OTHER), what="claim Event")

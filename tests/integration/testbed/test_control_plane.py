@@ -69,7 +69,12 @@ def statefulset(name: str, replicas: int) -> str:
 def test_crd_with_status_subresource_and_printer_columns_is_served(kubectl: Kubectl, namespace: str) -> None:
     kubectl("apply", "-f", "-", input=WIDGET_CRD)
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.testbed.podeip.dev")
-    widget = {"apiVersion": "testbed.podeip.dev/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"colour": "teal"}}
+    widget = {
+        "apiVersion": "testbed.podeip.dev/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1"},
+        "spec": {"colour": "teal"},
+    }
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(widget))
     status = json.dumps({"status": {"phase": "Polished"}})
     kubectl("-n", namespace, "patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", status)
@@ -102,7 +107,9 @@ def test_deleted_statefulset_pod_returns_with_same_name_and_new_uid(kubectl: Kub
     kubectl("-n", namespace, "apply", "-f", "-", input=statefulset("db", 1))
 
     def pod_running() -> dict | None:  # type: ignore[type-arg]
-        pod = json.loads(kubectl("-n", namespace, "get", "pod", "db-0", "-o", "json", "--ignore-not-found") or "null")
+        pod = json.loads(
+            kubectl("-n", namespace, "get", "pod", "db-0", "-o", "json", "--ignore-not-found") or "null"
+        )
         return pod if pod and pod["status"].get("phase") == "Running" else None
 
     first = wait_for(pod_running, timeout=90, what="db-0 Running")
@@ -136,7 +143,17 @@ def test_readiness_gate_holds_ready_until_its_condition_is_true(kubectl: Kubectl
     wait_for(lambda: conditions().get("ContainersReady") == "True", timeout=60, what="gated pod running")
     assert conditions()["Ready"] == "False"
     patch = {"status": {"conditions": [{"type": "example.com/gate", "status": "True"}]}}
-    kubectl("-n", namespace, "patch", "pod", "gated", "--subresource=status", "--type=strategic", "-p", json.dumps(patch))
+    kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "pod",
+        "gated",
+        "--subresource=status",
+        "--type=strategic",
+        "-p",
+        json.dumps(patch),
+    )
     wait_for(lambda: conditions().get("Ready") == "True", timeout=60, what="Ready after the gate")
     assert conditions()["ContainersReady"] == "True"
 
@@ -146,7 +163,15 @@ def test_serviceaccount_token_authenticates_and_rbac_denies_the_rest(
 ) -> None:
     kubectl("-n", namespace, "create", "serviceaccount", "reader")
     kubectl("-n", namespace, "create", "role", "read-pods", "--verb=get,list", "--resource=pods")
-    kubectl("-n", namespace, "create", "rolebinding", "read-pods", "--role=read-pods", f"--serviceaccount={namespace}:reader")
+    kubectl(
+        "-n",
+        namespace,
+        "create",
+        "rolebinding",
+        "read-pods",
+        "--role=read-pods",
+        f"--serviceaccount={namespace}:reader",
+    )
     token = kubectl("-n", namespace, "create", "token", "reader").strip()
     who = json.loads(kubectl("auth", "whoami", "-o", "json", "--token", token))
     assert who["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"

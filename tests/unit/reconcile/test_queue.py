@@ -74,7 +74,9 @@ async def test_errors_are_retried_with_backoff_and_reported_without_blocking_oth
         if key[1] == "bad" and calls["bad"] < 3:
             raise RuntimeError("boom")
 
-    queue = WorkQueue(worker, concurrency=1, error_backoff=(0.01, 0.05), on_error=lambda k, e: errors.append((k, str(e))))
+    queue = WorkQueue(
+        worker, concurrency=1, error_backoff=(0.01, 0.05), on_error=lambda k, e: errors.append((k, str(e)))
+    )
     queue.start()
     queue.add(("ns", "bad"))
     queue.add(("ns", "good"))
