@@ -18,13 +18,14 @@ from typing import Any
 
 import kopf
 
-from podeip import __version__
+from podeip import __version__, constants
 from podeip.cloud.operations import EipOperations
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
 from podeip.k8s.config import load_connection
+from podeip.k8s.errors import ApiError
 from podeip.k8s.events import EventRecorder
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
@@ -84,6 +85,32 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
     return provider
 
 
+async def status_fields_of(client: KubeClient) -> frozenset[str] | None:
+    """The status fields of the installed PodEIP CRD, so that an older CRD is written only what
+    it keeps (compatibility §4.3). None when it cannot be read: write everything."""
+    try:
+        crd = await client.get(
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{constants.CRD_NAME}"
+        )
+    except ApiError as error:
+        logger.warning("cannot read the PodEIP CRD (%s): assuming it keeps every status field", error)
+        return None
+    for version in crd.get("spec", {}).get("versions", []):
+        if version.get("name") == constants.VERSION:
+            schema = version.get("schema", {}).get("openAPIV3Schema", {})
+            status = schema.get("properties", {}).get("status", {})
+            if status.get("x-kubernetes-preserve-unknown-fields"):
+                return None
+            fields = frozenset(status.get("properties", {}))
+            if "conditions" not in fields:
+                logger.warning(
+                    "the installed PodEIP CRD has no status.conditions: conditions are not written; "
+                    "upgrade it with kubectl apply -f crds/"
+                )
+            return fields
+    return None
+
+
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
     """AENC's clusterID; without one, the kube-system namespace UID (immutable)."""
     if settings.cluster_id:
@@ -105,6 +132,7 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
         yield Deps(
             settings=settings,
             cluster_id=await cluster_id_of(settings, client),
+            status_fields=await status_fields_of(client),
             connection=connection,
             client=client,
             pods=Pods(client),

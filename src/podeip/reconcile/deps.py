@@ -35,6 +35,9 @@ class Deps:
     claims: Claims
     cloud: EipProvider
     metrics: Metrics
+    #: The status fields the installed CRD keeps (None: all). An AENC- or OKG-era CRD prunes
+    #: ``conditions`` (and OKG's ``bandwidth``/``period``); writing them would loop on diffs.
+    status_fields: frozenset[str] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     enqueue: Callable[[Key], None] = lambda key: None
 

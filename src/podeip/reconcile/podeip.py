@@ -91,6 +91,10 @@ class Reconciler:
         if podeip.metadata.deletion_timestamp is not None:
             await self._teardown(podeip, pod)
             return
+        adoptable = not podeip.annotations.get(c.ANN_POD_UID) and pod is not None and not pod.is_gone
+        if adoptable and pod is not None and self._asks_for(pod, podeip):
+            # A PodEIP that AENC or Terway's migration created: its pod is this one.
+            podeip = await self._adopt_reborn(podeip, pod, reborn=False)
         kind, strategy = records.kind_of_strategy(podeip)
         presence = release.pod_presence(
             pod=pod,
@@ -148,9 +152,12 @@ class Reconciler:
         picked up by the periodic resync, whose listing refreshes these observations.
         """
         seen = self.observed.get(allocation_id)
-        if seen and seen[0].status not in BUSY_STATES:
-            if (self.d.clock() - seen[1]).total_seconds() <= max_age:
-                return seen[0]
+        if (
+            seen
+            and seen[0].status not in BUSY_STATES
+            and (self.d.clock() - seen[1]).total_seconds() <= max_age
+        ):
+            return seen[0]
         eip = await self.d.cloud.get_eip(allocation_id)
         if eip is None:
             self.observed.pop(allocation_id, None)
@@ -269,23 +276,29 @@ class Reconciler:
             self._virtual_nodes[pod.node_name] = labels.get(key) == value
         return self._virtual_nodes[pod.node_name]
 
-    async def _adopt_reborn(self, podeip: PodEIP, pod: PodView) -> PodEIP:
-        """A same-name pod of the same owner takes over the kept EIP (compatibility §5.3)."""
+    async def _adopt_reborn(self, podeip: PodEIP, pod: PodView, *, reborn: bool = True) -> PodEIP:
+        """A pod takes over the PodEIP's EIP: a same-name pod of the same owner coming back to a
+        kept EIP (compatibility §5.3), or, ``reborn=False``, the pod of a PodEIP that another
+        controller (AENC, Terway's migration) created, which records no pod UID (§5.4)."""
         parsed = self._parse(pod)
         patch: dict[str, Any] = {"metadata": {"annotations": {c.ANN_POD_UID: pod.uid}}}
         if not podeip.annotations.get(c.ANN_OWNER):
             patch["metadata"]["annotations"][c.ANN_OWNER] = records.owner_label(pod)
-        if parsed.request is not None:  # the new pod's release strategy replaces the stored one
+        if reborn and parsed.request is not None:  # the new pod's release strategy replaces the stored one
             spec_type: dict[str, Any] = {"releaseStrategy": parsed.request.release_strategy.value}
             spec_type["releaseAfter"] = parsed.request.release_after
             patch["spec"] = {"allocationType": spec_type}
         updated = await self.d.podeips.patch_metadata_and_spec(
             pod.namespace, pod.name, patch, resource_version=podeip.metadata.resource_version or ""
         )
+        if reborn:
+            reason, message = c.EV_PRESERVED, f"pod {pod.name} (uid {pod.uid}) is back and reuses EIP"
+        else:
+            reason, message = c.EV_ADOPTED, f"PodEIP adopted for pod {pod.name} (uid {pod.uid}) with EIP"
         await self.d.events.normal(
             podeip_ref(podeip),
-            reason=c.EV_PRESERVED,
-            message=f"pod {pod.name} (uid {pod.uid}) is back and reuses EIP {podeip.spec.allocation_id}",
+            reason=reason,
+            message=f"{message} {podeip.spec.allocation_id or '(none yet)'}",
         )
         return PodEIP.model_validate(updated)
 
@@ -511,6 +524,8 @@ class Reconciler:
         )
         if conditions is not None:
             changes["conditions"] = conditions
+        if self.d.status_fields is not None:
+            changes = {key: value for key, value in changes.items() if key in self.d.status_fields}
         if changes:
             with contextlib.suppress(kube_errors.NotFound):
                 await self.d.podeips.patch_status(

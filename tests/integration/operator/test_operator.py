@@ -22,6 +22,7 @@ from podeip.cloud.simulated.server import RunningSimulator
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (
+    CLUSTER_ID,
     OperatorProcess,
     apply,
     eip_address_of,
@@ -193,3 +194,39 @@ def test_bad_annotations_get_an_event_naming_key_and_value_and_nothing_is_alloca
     assert podeip(kubectl, namespace, "bad") is None
     assert len(cloud.engine.call_log(action="AllocateEipAddress")) == before
     leak_audit(cloud.engine, kubectl, namespace)
+
+
+def test_podeip_left_by_aenc_is_adopted_without_a_new_allocation(
+    operator: OperatorProcess, cloud: RunningSimulator, kubectl: Kubectl, namespace: str
+) -> None:
+    engine = cloud.engine
+    existing = engine.seed_eip(status=EipStatus.AVAILABLE)
+    left_by_aenc = {
+        "apiVersion": "alibabacloud.com/v1beta1",
+        "kind": "PodEIP",
+        "metadata": {
+            "name": "migrated",
+            "finalizers": [c.FINALIZER],
+            "annotations": {c.CONTROLLER_MARKER_KEY: "ack-extend-network-controller"},
+        },
+        "spec": {
+            "allocationID": existing.allocation_id,
+            "allocationType": {"type": "Auto", "releaseStrategy": "Follow"},
+        },
+    }
+    # The migration: AENC is removed, its PodEIPs and pods stay, then our operator starts.
+    operator.stop()
+    allocations_before = len(engine.call_log(action="AllocateEipAddress"))
+    apply(kubectl, namespace, left_by_aenc, pod_manifest("migrated", {K8S + "pod-with-eip": "true"}))
+    wait_for(lambda: (pod(kubectl, namespace, "migrated") or {}).get("status", {}).get("podIP"), what="pod IP")
+    operator.start()
+    assert wait_for_address(kubectl, namespace, "migrated") == existing.ip_address
+    assert len(engine.call_log(action="AllocateEipAddress")) == allocations_before
+    adopted = next(e for e in engine.eips() if e.allocation_id == existing.allocation_id)
+    uid = podeip(kubectl, namespace, "migrated")["metadata"]["uid"]  # type: ignore[index]
+    assert adopted.tags[c.TAG_PODEIP_UID] == uid and adopted.tags[c.TAG_CLUSTER_ID] == CLUSTER_ID
+    assert events(kubectl, namespace, reason=c.EV_ADOPTED)
+    kubectl("-n", namespace, "delete", "pod", "migrated")
+    wait_for(lambda: podeip(kubectl, namespace, "migrated") is None, what="Follow deletes the adopted PodEIP")
+    wait_for(lambda: all(e.allocation_id != existing.allocation_id for e in engine.eips()), what="released")
+    leak_audit(engine, kubectl, namespace)
