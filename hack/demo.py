@@ -162,9 +162,7 @@ class Demo:
         banner("2. The seed documents' examples")
         self.kubectl("create", "namespace", NAMESPACE)
         static = self.engine.seed_eip(status=EipStatus.AVAILABLE)
-        say(
-            f"the account already owns EIP {static.allocation_id} ({static.ip_address}); the static pod uses it"
-        )
+        say(f"the account owns EIP {static.allocation_id} ({static.ip_address}); the static pod uses it")
         manifest = (
             (SAMPLES / "pod-static-never.yaml").read_text().replace("eip-bp14qxxxxxxx", static.allocation_id)
         )
@@ -226,7 +224,8 @@ class Demo:
             "-n", NAMESPACE, "delete", "deployment/example", "statefulset/example", "pod/static-example"
         )
         say(
-            "deleted the workloads: Follow PodEIPs go with their pods; TTL and Never ones keep their EIPs, unbound"
+            "deleted the workloads: Follow PodEIPs go with their pods; "
+            "TTL and Never ones keep their EIPs, unbound"
         )
 
         def settled() -> bool:
