@@ -1,0 +1,273 @@
+"""We test these aspects of the Helm chart with the real operator on the local control plane:
+
+- the chart lints strictly with Alibaba's AENC sample values, and helm installs it with them:
+  CRDs (PodEIP, kopf peering), the named ClusterKopfPeering, the ValidatingAdmissionPolicy, and
+  a Deployment whose pod kwok fakes on a fake node;
+- the chart's ServiceAccount may do what the operator needs (pods and pods/status patches,
+  claim Leases in the release namespace only, the kube-system UID, Events, peering) and
+  nothing it must not (Secrets, creating or deleting pods, Leases elsewhere, other
+  ConfigMaps, RBAC objects);
+- ``podeip run`` with the release's environment and a kubeconfig holding only a token of that
+  ServiceAccount joins the chart's peering and binds EIPs through the official SDK and the
+  HTTP simulator: the seed documents' Deployment (readiness gate) gets an EIP on every pod, a
+  static EIP is claimed by a Lease in the release namespace and associated; deleting the
+  workloads releases the Auto EIPs and only unassociates the static one (leak audit);
+- no request of the operator was denied by RBAC or by the chart's admission policy, and the
+  calls the RBAC exists for (Lease create/delete, pod and pods/status patches, Events,
+  PodEIP writes, the kube-system namespace, the PodEIP CRD, nodes) did succeed; helm uninstall
+  leaves no cluster-wide grant, policy or peering behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from integration.operator.conftest import (
+    OperatorProcess,
+    apply,
+    eip_address_of,
+    pod_manifest,
+    podeip,
+    workload,
+)
+from podeip import constants as c
+from podeip.cloud.models import EipStatus
+from podeip.cloud.simulated.server import RunningSimulator
+from testbed.fixtures import Kubectl, get_json, wait_for
+
+from .conftest import (
+    AENC_VALUES,
+    CHART,
+    HELM_SETS,
+    KUBE_VERSION,
+    OPERATOR_POD,
+    Release,
+    kube_requests,
+    run_helm,
+)
+
+K8S = c.PREFIX_K8S
+#: What a refused request leaves in the operator's log: kopf's and our client's errors for
+#: 403, and the API server's wording for an admission policy denial.
+DENIAL = re.compile(r"forbidden|\b403\b|denied request|ValidatingAdmissionPolicy", re.IGNORECASE)
+
+
+def denials(operator: OperatorProcess) -> list[str]:
+    """Lines of the operator's log that tell of a refused request."""
+    log = operator.log_path.read_text(errors="replace")
+    return [brief(line) for line in log.splitlines() if DENIAL.search(line)]
+
+
+def brief(line: str) -> str:
+    """A JSON log line as its message and the last line of its exception (the API's reason)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    exception = (record.get("exception") or "").strip().splitlines()
+    return " | ".join([record.get("message", ""), *exception[-1:]])
+
+
+def unrefused(operator: OperatorProcess, predicate: Callable[[], object]) -> Callable[[], object]:
+    """``predicate`` for ``wait_for`` that fails at once, with the reason, on a refused request
+    (a denied operator retries forever: waiting out the timeout would only hide why)."""
+
+    def check() -> object:
+        refused = denials(operator)
+        assert refused == [], "the operator was refused:\n" + "\n".join(refused[:5])
+        return predicate()
+
+    return check
+
+
+def can_i(kubectl: Kubectl, release: Release, *args: str) -> bool:
+    """``kubectl auth can-i`` as the chart's ServiceAccount."""
+    answer = kubectl("auth", "can-i", *args, f"--as={release.user}", check=False).split()
+    assert answer and answer[0] in ("yes", "no"), answer
+    return answer[0] == "yes"
+
+
+def test_chart_lints_strictly_with_the_aenc_sample_values(helm: Path, helm_env: dict[str, str]) -> None:
+    sets = [arg for value in HELM_SETS for arg in ("--set", value)]
+    output = run_helm(
+        helm, helm_env, "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART),
+        "-f", str(AENC_VALUES), *sets,
+    )  # fmt: skip
+    assert "1 chart(s) linted, 0 chart(s) failed" in output
+    assert "[ERROR]" not in output and "[WARNING]" not in output
+
+
+def test_release_installs_crds_peering_admission_policy_and_a_faked_operator_pod(
+    kubectl: Kubectl, release: Release
+) -> None:
+    for crd in ("podeips.alibabacloud.com", "clusterkopfpeerings.kopf.dev"):
+        conditions = {x["type"]: x["status"] for x in get_json(kubectl, "crd", crd)["status"]["conditions"]}
+        assert conditions["Established"] == "True", crd
+    assert (
+        get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")["metadata"]["labels"][
+            "app.kubernetes.io/instance"
+        ]
+        == release.name
+    )
+    policy = get_json(kubectl, "validatingadmissionpolicy", f"{release.name}-pod-updates")
+    assert release.user in policy["spec"]["matchConditions"][0]["expression"]
+    # helm --wait returned: kwok reported the (image-less) operator pod Running and Ready.
+    assert release.deployment["status"]["availableReplicas"] == 1
+    (operator_pod,) = get_json(kubectl, "-n", release.namespace, "pods")["items"]
+    assert operator_pod["spec"]["nodeName"].startswith("kwok-node-")
+    assert operator_pod["spec"]["containers"][0]["image"].startswith("registry.invalid/podeip:")
+    env = {e["name"]: e.get("value") for e in operator_pod["spec"]["containers"][0]["env"]}
+    assert env["PODEIP_PEERING_NAME"] == "podeip-operator" and env["PODEIP_STANDALONE"] == "false"
+
+
+def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
+    kubectl: Kubectl, release: Release, namespace: str
+) -> None:
+    ns, elsewhere = ("-n", release.namespace), ("-n", namespace)
+    allowed = [
+        ("patch", "pods", *elsewhere),
+        ("patch", "pods", "--subresource=status", *elsewhere),
+        ("watch", "pods", "--all-namespaces"),
+        ("create", "podeips.alibabacloud.com", *elsewhere),
+        ("delete", "podeips.alibabacloud.com", *elsewhere),
+        ("patch", "podeips.alibabacloud.com", "--subresource=status", *elsewhere),
+        ("create", "leases.coordination.k8s.io", *ns),
+        ("delete", "leases.coordination.k8s.io", *ns),
+        ("get", "namespaces/kube-system"),
+        ("create", "events", *elsewhere),
+        ("patch", "clusterkopfpeerings.kopf.dev/podeip-operator"),
+        ("get", "configmaps/eni-config", "-n", "kube-system"),
+        ("get", "nodes"),
+    ]
+    denied = [
+        ("list", "secrets", "--all-namespaces"),
+        ("list", "secrets", *ns),
+        ("get", "secrets", *ns),
+        ("create", "pods", *elsewhere),
+        ("delete", "pods", *elsewhere),
+        ("update", "pods", *elsewhere),
+        ("create", "pods/exec", *elsewhere),
+        ("create", "leases.coordination.k8s.io", *elsewhere),
+        ("create", "leases.coordination.k8s.io", "-n", "kube-system"),
+        ("get", "configmaps/other", "-n", "kube-system"),
+        ("list", "configmaps", "-n", "kube-system"),
+        ("get", "namespaces/default"),
+        ("create", "clusterrolebindings"),
+        ("create", "rolebindings", *ns),
+        ("patch", "nodes"),
+        ("create", "customresourcedefinitions"),
+    ]
+    wrong = [args for args in allowed if not can_i(kubectl, release, *args)]
+    wrong += [("NOT denied", *args) for args in denied if can_i(kubectl, release, *args)]
+    assert wrong == []
+
+
+def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_denial(
+    operator: OperatorProcess,
+    cloud: RunningSimulator,
+    kubectl: Kubectl,
+    release: Release,
+    namespace: str,
+) -> None:
+    engine = cloud.engine
+    cluster_id = get_json(kubectl, "namespace", "kube-system")["metadata"]["uid"]
+    static = engine.seed_eip(status=EipStatus.AVAILABLE)
+    seed = workload("Deployment", "example", 2, {K8S + "pod-with-eip": "true", K8S + "eip-bandwidth": "5"})
+    apply(
+        kubectl, namespace, seed, pod_manifest("static", {K8S + "pod-eip-instanceid": static.allocation_id})
+    )
+
+    def address(name: str) -> str:
+        found = wait_for(
+            unrefused(operator, lambda: eip_address_of(kubectl, namespace, name)),
+            timeout=60,
+            what=f"EIP on {namespace}/{name}",
+        )
+        return str(found)
+
+    # The seed Deployment: every pod gets its own Auto EIP, the annotations and the gate.
+    def deployment_pods() -> list[str] | None:
+        items = get_json(kubectl, "-n", namespace, "pods", "-l", "app=example")["items"]
+        return sorted(p["metadata"]["name"] for p in items) if len(items) == 2 else None
+
+    names: list[str] = wait_for(deployment_pods, what="the Deployment's pods")  # type: ignore[assignment]
+    addresses = {name: address(name) for name in names}
+    assert len(set(addresses.values())) == 2
+    for name, ip in addresses.items():
+        body = podeip(kubectl, namespace, name)
+        assert body is not None and body["status"]["eipAddress"] == ip
+        eip = next(e for e in engine.eips() if e.allocation_id == body["spec"]["allocationID"])
+        assert eip.bandwidth == 5 and eip.status is EipStatus.IN_USE
+        # The cluster ID came from the kube-system UID, read with the chart's RBAC.
+        assert eip.tags[c.TAG_CLUSTER_ID] == cluster_id
+
+    # The static EIP: associated, and claimed by a Lease in the release namespace.
+    assert address("static") == static.ip_address
+    claims = get_json(kubectl, "-n", release.namespace, "leases")["items"]
+    assert [lease["spec"]["holderIdentity"].rsplit("/", 1)[0] for lease in claims] == [f"{namespace}/static"]
+    assert claims[0]["metadata"]["annotations"][c.PRIVATE_PREFIX + "allocation-id"] == static.allocation_id
+
+    # The out-of-cluster operator is the peer in the chart's ClusterKopfPeering.
+    peering = get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")
+    assert OPERATOR_POD in (peering.get("status") or {})
+
+    # Delete everything: Follow releases the Auto EIPs; the static EIP is only unassociated.
+    auto_ids = {podeip(kubectl, namespace, name)["spec"]["allocationID"] for name in names}  # type: ignore[index]
+    kubectl("-n", namespace, "delete", "deployment", "example", "--wait=false")
+    kubectl("-n", namespace, "delete", "pod", "static", "--wait=false")
+    wait_for(
+        unrefused(operator, lambda: not get_json(kubectl, "-n", namespace, "podeips")["items"]),
+        timeout=60,
+        what="PodEIPs gone",
+    )
+    wait_for(
+        unrefused(operator, lambda: not [e for e in engine.eips() if e.allocation_id in auto_ids]),
+        timeout=30,
+        what="EIPs released",
+    )
+    assert not [e for e in engine.eips() if e.tags.get(c.TAG_NAMESPACE) == namespace], "leaked EIPs"
+    kept = next(e for e in engine.eips() if e.allocation_id == static.allocation_id)
+    assert kept.status is EipStatus.AVAILABLE and not kept.instance_id
+    assert {call.action for call in engine.mutations(allocation_id=static.allocation_id)} == {
+        "AssociateEipAddress",
+        "UnassociateEipAddress",
+    }
+    wait_for(
+        unrefused(operator, lambda: not get_json(kubectl, "-n", release.namespace, "leases")["items"]),
+        timeout=30,
+        what="claim gone",
+    )
+
+    # Let one more GC pass (cluster-wide lists under the chart's RBAC) run before reading the
+    # log: it logs every refused list.
+    gc_passes = len(engine.call_log(action="DescribeEipAddresses"))
+    wait_for(
+        lambda: len(engine.call_log(action="DescribeEipAddresses")) > gc_passes + 1,
+        timeout=30,
+        what="two more GC passes",
+    )
+
+    # Nothing was refused, and the calls the chart's RBAC is there for did succeed.
+    assert denials(operator) == []
+    requests = kube_requests(operator.metrics())
+    refused = {key: n for key, n in requests.items() if key[2] in ("401", "403", "422")}
+    assert refused == {}
+    succeeded = {
+        (verb, resource) for (verb, resource, code), n in requests.items() if code.startswith("2") and n
+    }
+    needed = {
+        ("get", "namespaces"),
+        ("get", "customresourcedefinitions"),
+        ("get", "nodes"),
+        ("create", "leases"),
+        ("delete", "leases"),
+        ("patch", "pods"),
+        ("patch", "pods/status"),
+        ("create", "events"),
+        ("create", "podeips"),
+        ("patch", "podeips/status"),
+    }
+    assert needed <= succeeded, sorted(needed - succeeded)
