@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -65,7 +66,11 @@ def main(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if not settings.eip_enabled:
         logger.warning("enableControllers does not contain 'eip': the EIP controller is off")
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except CoexistenceError as error:
+        logger.error("%s", error)
+        return 3
     return 0
 
 
@@ -111,6 +116,33 @@ async def status_fields_of(client: KubeClient) -> frozenset[str] | None:
     return None
 
 
+class CoexistenceError(RuntimeError):
+    """Another EIP controller is active: two would allocate twice and fight over bindings."""
+
+
+async def check_no_terway_eip_pool(client: KubeClient) -> None:
+    """Refuse to run beside Terway's EIP feature (reliability T16; compatibility §5.4).
+
+    Terway keeps its switch in ``kube-system/eni-config`` (key ``eni_conf``, JSON,
+    ``enable_eip_pool``). A missing or unreadable ConfigMap means no Terway EIP pool.
+    """
+    try:
+        config = await client.get("/api/v1/namespaces/kube-system/configmaps/eni-config")
+    except ApiError:
+        return
+    raw = (config.get("data") or {}).get("eni_conf", "")
+    try:
+        enabled = str(json.loads(raw).get("enable_eip_pool", "")).lower() == "true" if raw else False
+    except (ValueError, AttributeError):
+        enabled = '"enable_eip_pool": "true"' in raw
+    if enabled:
+        raise CoexistenceError(
+            "Terway's EIP feature is on (kube-system/eni-config: enable_eip_pool is true); two EIP "
+            "controllers would allocate twice and fight over bindings. Turn it off (see the README, "
+            "Migrating), then start again."
+        )
+
+
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
     """AENC's clusterID; without one, the kube-system namespace UID (immutable)."""
     if settings.cluster_id:
@@ -129,6 +161,7 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
     )
     cloud = provider or build_provider(settings, metrics)
     try:
+        await check_no_terway_eip_pool(client)
         yield Deps(
             settings=settings,
             cluster_id=await cluster_id_of(settings, client),

@@ -9,12 +9,18 @@
 - a static EIP is associated, never released, and unassociated when its pod goes; a second pod
   naming it waits with an Event that names the holder; an EIP bound elsewhere is never taken;
 - bad annotations get an Event naming key and value, and nothing is allocated;
+- PodEIPs left by AENC are adopted without a second EIP;
+- the operator refuses to start while Terway's EIP pool is on;
 - every test ends with a leak audit of the simulated cloud.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
@@ -218,7 +224,9 @@ def test_podeip_left_by_aenc_is_adopted_without_a_new_allocation(
     operator.stop()
     allocations_before = len(engine.call_log(action="AllocateEipAddress"))
     apply(kubectl, namespace, left_by_aenc, pod_manifest("migrated", {K8S + "pod-with-eip": "true"}))
-    wait_for(lambda: (pod(kubectl, namespace, "migrated") or {}).get("status", {}).get("podIP"), what="pod IP")
+    wait_for(
+        lambda: (pod(kubectl, namespace, "migrated") or {}).get("status", {}).get("podIP"), what="pod IP"
+    )
     operator.start()
     assert wait_for_address(kubectl, namespace, "migrated") == existing.ip_address
     assert len(engine.call_log(action="AllocateEipAddress")) == allocations_before
@@ -230,3 +238,31 @@ def test_podeip_left_by_aenc_is_adopted_without_a_new_allocation(
     wait_for(lambda: podeip(kubectl, namespace, "migrated") is None, what="Follow deletes the adopted PodEIP")
     wait_for(lambda: all(e.allocation_id != existing.allocation_id for e in engine.eips()), what="released")
     leak_audit(engine, kubectl, namespace)
+
+
+def test_operator_refuses_to_run_beside_terways_eip_pool(
+    operator: OperatorProcess, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    eni_config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "eni-config", "namespace": "kube-system"},
+        "data": {"eni_conf": json.dumps({"version": "1", "enable_eip_pool": "true"})},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(eni_config))
+    try:
+        operator.stop()
+        log = tmp_path / "refused.log"
+        with log.open("wb") as output:
+            result = subprocess.run(
+                [sys.executable, "-m", "podeip", "run"],
+                env=operator.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=60,
+            )
+        assert result.returncode == 3
+        assert "enable_eip_pool" in log.read_text()
+    finally:
+        kubectl("-n", "kube-system", "delete", "configmap", "eni-config")
+        operator.start()

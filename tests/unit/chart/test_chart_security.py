@@ -118,14 +118,14 @@ def test_rbac_has_no_wildcards_and_no_secrets(render: Render, values_files: tupl
 
 def test_cluster_role_grants_what_the_operator_uses(render: Render) -> None:
     rendered = render()
-    assert grants(rendered, "podeips") == {"get", "list", "watch", "create", "update", "patch", "delete"}
-    assert grants(rendered, "podeips/status") == {"get", "update", "patch"}
+    assert grants(rendered, "podeips") == {"get", "list", "watch", "create", "patch", "delete"}
+    assert grants(rendered, "podeips/status") == {"patch"}
     assert grants(rendered, "pods") == {"get", "list", "watch", "patch"}
     assert grants(rendered, "pods/status") == {"patch"}
-    assert grants(rendered, "nodes") == {"get", "list", "watch"}
+    assert grants(rendered, "nodes") == {"get"}
     assert grants(rendered, "events") == {"create", "patch"}
     assert grants(rendered, "customresourcedefinitions") == {"get", "list", "watch"}
-    assert grants(rendered, "namespaces") == {"list", "watch"}
+    assert grants(rendered, "namespaces") == set()  # only kube-system, by name
     assert grants(rendered, "clusterkopfpeerings") == {"get", "list", "watch", "patch"}
 
 
@@ -144,7 +144,7 @@ def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render)
     roles = {(role["metadata"]["namespace"], json.dumps(role["rules"])) for role in render().all("Role")}
     assert roles == {
         (NAMESPACE, json.dumps([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                                 "verbs": ["get", "list", "create", "update", "delete"]}])),
+                                 "verbs": ["get", "create", "delete"]}])),
         ("kube-system", json.dumps([{"apiGroups": [""], "resources": ["configmaps"],
                                      "resourceNames": ["eni-config"], "verbs": ["get"]}])),
     }  # fmt: skip
