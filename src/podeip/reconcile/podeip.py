@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,9 @@ SLOW_RETRY = 30.0
 #: Seconds a steady observation stands in for a Describe: for decisions that only write
 #: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH, R6).
 STEADY, FRESH = 30.0, 2.0
+#: Seconds a confirmed claim on a static EIP is trusted before the Lease is read again.
+CLAIM_RECHECK = 60.0
+REPORTS_REMEMBERED = 10_000
 QUOTA_RETRY = 60.0
 BUSY_STATES = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
 
@@ -62,8 +66,11 @@ class Reconciler:
         #: UIDs of PodEIPs this process created and has not yet allocated for: no earlier
         #: attempt can exist, so the tag lookup before Allocate (R3) is skipped for them.
         self._fresh: set[str] = set()
-        self._associations: dict[Key, int] = {}  # successful Associate calls per key (token rounds)
-        self._reported: dict[str, str] = {}  # pod uid → the last findings we reported
+        self._associations: dict[Key, int] = {}
+        #: Static claims this process holds: allocation ID → (holder, monotonic time confirmed).
+        self._claims: dict[str, tuple[str, float]] = {}  # successful Associate calls per key (token rounds)
+        #: pod uid → the last findings we reported (bounded: old pods fall out first).
+        self._reported: OrderedDict[str, str] = OrderedDict()
         self._virtual_nodes: dict[str, bool] = {}
         #: Observations from the last GC listing, used once instead of a Describe.
         self.observed: dict[str, tuple[Eip, datetime]] = {}
@@ -254,13 +261,19 @@ class Reconciler:
         signature = repr(findings)
         if not findings or self._reported.get(pod.uid) == signature:
             return
-        self._reported[pod.uid] = signature
+        self._remember_report(pod.uid, signature)
         for event_type, reason, message in findings:
             await self.d.events.record(pod_ref(pod), type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
 
+    def _remember_report(self, uid: str, signature: str) -> None:
+        self._reported[uid] = signature
+        self._reported.move_to_end(uid)
+        while len(self._reported) > REPORTS_REMEMBERED:
+            self._reported.popitem(last=False)
+
     async def _tell_once(self, pod: PodView, reason: str, message: str) -> None:
         if self._reported.get(pod.uid) != reason + message:
-            self._reported[pod.uid] = reason + message
+            self._remember_report(pod.uid, reason + message)
             await self.d.events.warning(pod_ref(pod), reason=reason, message=message)
 
     async def _on_virtual_node(self, pod: PodView) -> bool:
@@ -428,9 +441,19 @@ class Reconciler:
     async def _claim(self, podeip: PodEIP, pod: PodView) -> bool:
         """One holder per allocation ID (reliability R7): a Lease named after the EIP."""
         me = holder_identity(namespace=pod.namespace, name=pod.name, uid=podeip.metadata.uid or "")
-        holder = await self.d.claims.claim(podeip.spec.allocation_id, holder=me)
+        allocation_id = podeip.spec.allocation_id
+        held_since = self._claims.get(allocation_id)
+        if (
+            held_since is not None
+            and held_since[0] == me
+            and time.monotonic() - held_since[1] < CLAIM_RECHECK
+        ):
+            return True  # ours a moment ago: passes caused by our own writes need not ask again
+        holder = await self.d.claims.claim(allocation_id, holder=me)
         if holder == me:
+            self._claims[allocation_id] = (me, time.monotonic())
             return True
+        self._claims.pop(allocation_id, None)
         holder_pod = holder.rpartition("/")[0]  # namespace/name/uid → namespace/name
         message = f"EIP {podeip.spec.allocation_id} is claimed by pod {holder_pod}; waiting"
         await self._show(podeip, pod, None, reason=c.EV_CLAIMED_BY_OTHER, message=message, warn=True)
@@ -618,6 +641,7 @@ class Reconciler:
                 self._forget(eip.allocation_id)
                 await steps.release_if_ours(self.d, podeip, eip)
         if kind is AllocationType.STATIC and podeip.spec.allocation_id:
+            self._claims.pop(podeip.spec.allocation_id, None)
             holder = holder_identity(namespace=key[0], name=key[1], uid=podeip.metadata.uid or "")
             await self.d.claims.release_claim(podeip.spec.allocation_id, holder=holder)
         if pod is not None and pod.uid == podeip.annotations.get(c.ANN_POD_UID) and not pod.is_gone:
@@ -638,6 +662,7 @@ class Reconciler:
             raise Requeue(after=0.0, reason="PodEIP changed during teardown") from None
         except kube_errors.NotFound:
             return
+        self._associations.pop(key, None)
         logger.info("PodEIP %s/%s released its EIP and is gone", *key)
         self.d.enqueue(key)  # the pod may still ask for an EIP: it gets a new PodEIP
 
