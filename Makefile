@@ -45,7 +45,7 @@ integration: install testbed ## Integration tests on the local control plane
 e2e: install testbed ## End-to-end tests: chart RBAC, podeip run as a subprocess
 	$(PY) -m pytest tests/e2e -q
 
-test: install testbed lint ## Everything CI runs: builds what is missing, then lint and all test layers
+test: install testbed lint typecheck ## Everything CI runs: builds what is missing, then lint, types and all test layers
 	$(PY) -m pytest -q -p no:cacheprovider
 
 ##@ Local cluster
