@@ -227,7 +227,7 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler) -> None:
     while True:
         await asyncio.sleep(period)
         try:
-            await gc.run_pass(deps, observe=reconciler.observed)
+            await gc.run_pass(deps, looks=reconciler.looks)
         except Exception:
             logger.exception("garbage collection pass failed")
 

@@ -85,11 +85,21 @@ class Pods:
         return await self._client.list(path, label_selector=label_selector, field_selector=field_selector)
 
     async def patch_pod_annotations(
-        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+        self, namespace: str, name: str, annotations: Mapping[str, str | None], *, uid: str | None = None
     ) -> Body:
-        """Set (or with ``None`` remove) only the given annotation keys."""
-        patch = {"metadata": {"annotations": dict(annotations)}}
-        return await self._client.patch(pod_path(namespace, name), patch, patch_type="merge")
+        """Set (or with ``None`` remove) only the given annotation keys; with ``uid``, only on
+        that pod (``Conflict`` when a same-name pod replaced it)."""
+        metadata: dict[str, Any] = {"annotations": dict(annotations)}
+        if uid is not None:
+            metadata["uid"] = uid
+        try:
+            return await self._client.patch(
+                pod_path(namespace, name), {"metadata": metadata}, patch_type="merge"
+            )
+        except Invalid as exc:
+            if "metadata.uid" in invalid_fields(exc):
+                raise as_conflict(exc) from exc
+            raise
 
     async def set_pod_condition(
         self, namespace: str, name: str, *, uid: str, condition: Mapping[str, str]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
 from podeip.reconcile.deps import Deps
+from podeip.reconcile.looks import Looks
 
 logger = logging.getLogger(__name__)
 
@@ -66,27 +67,34 @@ def orphan_candidates(
     return free, busy
 
 
-async def run_pass(
-    d: Deps, *, observe: dict[str, tuple[Eip, datetime]] | None = None, dry_run: bool = False
-) -> Sweep:
+async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
+    listed_at = d.clock()
     try:
-        eips = await d.cloud.describe_eips(
+        eips: list[Eip] | None = await d.cloud.describe_eips(
             tags={c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_MANAGED_BY: c.MANAGED_BY}
         )
+    except Exception as error:
+        eips = None
+        sweep.aborted = f"listing the cloud failed: {error}"
+    try:
         bodies = await d.podeips.list()
     except Exception as error:
-        sweep.aborted = f"listing failed: {error}"
+        sweep.aborted = f"listing PodEIPs failed: {error}"
         logger.error("garbage collection skipped: %s", sweep.aborted)
         return sweep
     podeips = [PodEIP.model_validate(body) for body in bodies]
-    sweep.tagged, sweep.podeips = len(eips), len(podeips)
-    now = d.clock()
-    if observe is not None:
-        for eip in eips:
-            observe[eip.allocation_id] = (eip, now)
+    sweep.podeips = len(podeips)
+    if eips is not None and looks is not None:
+        looks.remember_listing(eips, listed_at=listed_at)
+    # Resync every PodEIP, even when the cloud is unreachable: podLastSeen is refreshed from
+    # Kubernetes, and pods that vanished are noticed.
     for podeip in podeips:
         d.enqueue((podeip.metadata.namespace or "", podeip.metadata.name or ""))
+    if eips is None:
+        logger.error("orphan sweep skipped: %s", sweep.aborted)
+        return sweep
+    sweep.tagged = len(eips)
     managed = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     d.metrics.eips.labels(state="managed").set(len(managed))
     grace = timedelta(minutes=d.settings.gc.orphan_grace_minutes)

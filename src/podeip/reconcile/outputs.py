@@ -34,10 +34,10 @@ async def publish(
     wanted = dict.fromkeys(c.ALLOCATED_EIP_ADDRESS_KEYS, address)
     if any(pod.annotations.get(key) != value for key, value in wanted.items()):
         try:
-            await pods.patch_pod_annotations(pod.namespace, pod.name, wanted)
+            await pods.patch_pod_annotations(pod.namespace, pod.name, wanted, uid=pod.uid)
             changed = True
-        except NotFound:
-            return False
+        except (NotFound, Conflict):
+            return False  # gone, or replaced by a same-name pod: its own pass decides
     if pod.declares_eip_gate:
         desired = {
             "type": c.READINESS_GATE,

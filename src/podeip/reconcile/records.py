@@ -12,8 +12,9 @@ Private annotations on a PodEIP (prefix ``podeip-controller.alibabacloud.com/``)
   nothing and its token is burnt (IdempotentParameterMismatch), or the EIP was lost;
 - ``pod-uid`` / ``owner``: which pod the PodEIP serves, and its controller (``Kind/name``),
   for same-name reuse (compatibility §5.3);
-- ``binding``: ``<eni-id>/<private-ip>`` recorded just before Associate, so that
-  compare-and-act unassociate (R6) knows what we bound even if the call's answer was lost.
+- ``binding``: ``<eni-id>/<private-ip>[/primary]`` recorded just before Associate (or when
+  an adopted EIP is found on the pod), so that compare-and-act unassociate (R6) knows what we
+  bound even if the call's answer was lost.
 
 The ClientToken itself is derived from the PodEIP UID, the operation, the attempt and the
 request hash (:mod:`podeip.domain.tokens`), so it needs no annotation of its own.
@@ -22,6 +23,7 @@ request hash (:mod:`podeip.domain.tokens`), so it needs no annotation of its own
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -102,28 +104,35 @@ def attempt_of(podeip: PodEIP) -> int:
         return 0
 
 
-def binding_of(podeip: PodEIP) -> tuple[str, str] | None:
-    """The ``(eni_id, private_ip)`` we last asked the cloud to bind, if any."""
-    raw = podeip.annotations.get(ANN_BINDING, "")
-    eni, sep, ip = raw.partition("/")
-    return (eni, ip) if sep and eni and ip else None
+@dataclass(frozen=True)
+class Binding:
+    """Where we bound (or, for adopted PodEIPs, found bound) this PodEIP's EIP."""
+
+    eni_id: str
+    private_ip: str
+    #: Bound through the ENI's primary IP (an exclusive ENI): the cloud then reports no private IP.
+    primary: bool = False
+
+    def format(self) -> str:
+        return f"{self.eni_id}/{self.private_ip}" + ("/primary" if self.primary else "")
+
+    def holds(self, eip: Eip) -> bool:
+        """Whether the EIP is associated exactly here (alibaba-openapi §3.3 for primary IPs)."""
+        if eip.instance_id != self.eni_id:
+            return False
+        return eip.private_ip_address == ("" if self.primary else self.private_ip)
 
 
-def format_binding(eni_id: str, private_ip: str) -> str:
-    return f"{eni_id}/{private_ip}"
-
-
-def is_bound_to(eip: Eip, *, eni_id: str, private_ip: str, eni_primary_ip: str | None = None) -> bool:
-    """Whether the EIP is associated exactly to that ENI and IP.
-
-    An exclusive ENI bound by its primary IP reports an empty ``PrivateIpAddress``
-    (alibaba-openapi §3.3); that counts as bound when the IP is the ENI's primary IP.
-    """
-    if eip.instance_id != eni_id:
-        return False
-    if eip.private_ip_address:
-        return eip.private_ip_address == private_ip
-    return eni_primary_ip is None or eni_primary_ip == private_ip
+def binding_of(podeip: PodEIP) -> Binding | None:
+    """The binding recorded before Associate (or when found on the pod); for a PodEIP another
+    controller created, the one its status shows (AENC writes the ENI and private IP once bound)."""
+    parts = podeip.annotations.get(ANN_BINDING, "").split("/")
+    if len(parts) in (2, 3) and parts[0] and parts[1]:
+        return Binding(parts[0], parts[1], primary=parts[2:] == ["primary"])
+    status = podeip.status
+    if status and status.network_interface_id and status.private_ip_address:
+        return Binding(status.network_interface_id, status.private_ip_address)
+    return None
 
 
 def kind_of_strategy(podeip: PodEIP) -> tuple[AllocationType, ReleaseStrategy]:

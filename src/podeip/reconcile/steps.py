@@ -57,7 +57,7 @@ def tagged_for(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     return tokens.owned_by(eip.tags, cluster_id=d.cluster_id, podeip_uid=podeip.metadata.uid or "")
 
 
-async def _record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
+async def record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
     namespace, name, _ = _names(podeip)
     updated = await d.podeips.patch_metadata_and_spec(
         namespace, name, patch, resource_version=podeip.metadata.resource_version or ""
@@ -65,11 +65,25 @@ async def _record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
     return PodEIP.model_validate(updated)
 
 
+def owner_tags_state(d: Deps, podeip: PodEIP, eip: Eip) -> str:
+    """``ours``, ``untagged`` (no deciding tag at all: an EIP from AENC's or Terway's time) or
+    ``foreign`` (another cluster, operator or PodEIP)."""
+    if tagged_for(d, podeip, eip):
+        return "ours"
+    deciding = (c.TAG_CLUSTER_ID, c.TAG_MANAGED_BY, c.TAG_PODEIP_UID)
+    return "untagged" if not any(key in eip.tags for key in deciding) else "foreign"
+
+
 async def eips_of(d: Deps, podeip: PodEIP, *, get_eip: Callable[[str], Awaitable[Eip | None]]) -> list[Eip]:
-    """The EIPs this PodEIP may hold: the recorded one, or (none recorded) those tagged with its UID."""
+    """The EIPs this PodEIP may hold: the recorded one, and (Auto) those tagged with its UID.
+
+    The tag lookup runs only when nothing is recorded, or the recorded EIP is not found: an
+    allocation whose answer was lost, or a record that points nowhere, must not hide an EIP.
+    """
     if podeip.spec.allocation_id:
         eip = await get_eip(podeip.spec.allocation_id)
-        return [eip] if eip else []
+        if eip is not None:
+            return [eip]
     if podeip.spec.allocation_type.type.value != "Auto":
         return []
     tags = {c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_PODEIP_UID: podeip.metadata.uid or ""}
@@ -77,20 +91,13 @@ async def eips_of(d: Deps, podeip: PodEIP, *, get_eip: Callable[[str], Awaitable
 
 
 async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tuple[PodEIP, Eip | None]:
-    """Record an EIP for an Auto PodEIP: one found by its tags, or a new one (returned as seen)."""
+    """Record an EIP for an Auto PodEIP: one found by its tags, or a new one (returned as seen).
+
+    ``lookup=False`` only for a PodEIP this process created and never allocated for (R3).
+    """
     namespace, name, uid = _names(podeip)
-    found = (
-        [eip for eip in await eips_of(d, podeip, get_eip=d.cloud.get_eip) if tagged_for(d, podeip, eip)]
-        if lookup
-        else []
-    )
-    if found:
-        # An earlier attempt allocated but could not record it (a crash, a lost answer).
-        eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
-        logger.info(
-            "PodEIP %s/%s: found EIP %s by its tags; recording it", namespace, name, eip.allocation_id
-        )
-        return await _record(d, podeip, {"spec": {"allocationID": eip.allocation_id}}), None
+    if lookup and (found := await _tagged_for_me(d, podeip)):
+        return await record(d, podeip, {"spec": {"allocationID": found.allocation_id}}), None
     request = records.frozen_request(podeip)
     if request is None:
         raise Requeue(
@@ -108,11 +115,14 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tu
             records.allocate_request(request), owner_tags=owner_tags(d, podeip), client_token=token
         )
     except cloud_errors.IdempotentParameterMismatch:
-        # The token was used with other parameters and created nothing we can find: burn it.
-        await _record(d, podeip, {"metadata": {"annotations": {c.ANN_ATTEMPT: str(attempt + 1)}}})
+        # The token was used with other parameters. Burn it only once the tags prove that
+        # nothing was created for this PodEIP (R1).
+        if found := await _tagged_for_me(d, podeip):
+            return await record(d, podeip, {"spec": {"allocationID": found.allocation_id}}), None
+        await record(d, podeip, {"metadata": {"annotations": {c.ANN_ATTEMPT: str(attempt + 1)}}})
         raise Requeue(after=0.0, reason="client token burnt; next attempt") from None
     crash_point(d, AFTER_ALLOCATE_BEFORE_RECORD)
-    updated = await _record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
+    updated = await record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
     message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
     await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
     logger.info("PodEIP %s/%s: %s (request %s)", namespace, name, message, allocation.request_id)
@@ -126,17 +136,36 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tu
     return updated, seen
 
 
-async def join_bandwidth_package(d: Deps, podeip: PodEIP, eip: Eip) -> None:
+async def _tagged_for_me(d: Deps, podeip: PodEIP) -> Eip | None:
+    """The oldest EIP tagged for this PodEIP (an earlier attempt's); others go to the sweep."""
+    tags = {c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_PODEIP_UID: podeip.metadata.uid or ""}
+    found = [eip for eip in await d.cloud.describe_eips(tags=tags) if tagged_for(d, podeip, eip)]
+    if not found:
+        return None
+    eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
+    logger.info("PodEIP %s: found EIP %s by its tags; recording it", podeip.metadata.name, eip.allocation_id)
+    return eip
+
+
+async def join_bandwidth_package(d: Deps, podeip: PodEIP, eip: Eip, *, round: int) -> None:
+    """AddCommonBandwidthPackageIp; ``round`` as for ``associate`` (a re-join needs a new token)."""
     package = podeip.spec.bandwidth_package_id or ""
     token = tokens.client_token(
         podeip_uid=podeip.metadata.uid or "",
         operation="AddCommonBandwidthPackageIp",
-        attempt=0,
+        attempt=round,
         request_hash=tokens.digest(eip.allocation_id, package),
     )
     await d.cloud.add_to_bandwidth_package(
         eip.allocation_id, bandwidth_package_id=package, client_token=token
     )
+
+
+async def record_binding(d: Deps, podeip: PodEIP, binding: records.Binding) -> PodEIP:
+    """Write down where the EIP is (to be) bound, before acting on it (R1)."""
+    if records.binding_of(podeip) == binding and records.ANN_BINDING in podeip.annotations:
+        return podeip
+    return await record(d, podeip, {"metadata": {"annotations": {records.ANN_BINDING: binding.format()}}})
 
 
 async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: int) -> PodEIP:
@@ -147,10 +176,7 @@ async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: i
     EIP was unbound out of band needs a fresh one (a reused token would be a silent no-op).
     """
     ip = pod.pod_ip or ""
-    updated = podeip
-    if records.binding_of(podeip) != (eni.eni_id, ip):
-        binding = records.format_binding(eni.eni_id, ip)
-        updated = await _record(d, podeip, {"metadata": {"annotations": {records.ANN_BINDING: binding}}})
+    updated = await record_binding(d, podeip, records.Binding(eni.eni_id, ip, primary=eni.primary_ip == ip))
     token = tokens.client_token(
         podeip_uid=podeip.metadata.uid or "",
         operation="AssociateEipAddress",
@@ -167,28 +193,36 @@ async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: i
 async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     """Unbind if (and only if) the EIP is bound where this PodEIP recorded. True if a call was made."""
     binding = records.binding_of(podeip)
-    if eip.status is not EipStatus.IN_USE or binding is None:
-        return False
-    eni_id, ip = binding
-    if not records.is_bound_to(eip, eni_id=eni_id, private_ip=ip):
+    if eip.status is not EipStatus.IN_USE or binding is None or not binding.holds(eip):
         return False
     token = tokens.client_token(
         podeip_uid=podeip.metadata.uid or "",
         operation="UnassociateEipAddress",
         attempt=records.attempt_of(podeip),
-        request_hash=tokens.digest(eip.allocation_id, eni_id, ip, podeip.annotations.get(c.ANN_POD_UID, "")),
+        request_hash=tokens.digest(
+            eip.allocation_id, binding.eni_id, binding.private_ip, podeip.annotations.get(c.ANN_POD_UID, "")
+        ),
     )
-    await d.cloud.unassociate_eip(eip.allocation_id, eni_id=eni_id, private_ip=ip, client_token=token)
+    await d.cloud.unassociate_eip(
+        eip.allocation_id, eni_id=binding.eni_id, private_ip=binding.private_ip, client_token=token
+    )
     return True
 
 
 async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
-    """Release an Available Auto EIP that carries this PodEIP's tags. True if released."""
+    """Release an Available Auto EIP that carries this PodEIP's tags. True if released.
+
+    An EIP with no deciding tag at all (adopted from AENC or Terway) is tagged first, so that
+    the release guard and a later sweep see it as ours (compatibility §5.4).
+    """
     namespace, name, uid = _names(podeip)
-    if not tagged_for(d, podeip, eip):
-        message = f"EIP {eip.allocation_id} does not carry this PodEIP's ownership tags: it is not released"
+    state = owner_tags_state(d, podeip, eip)
+    if state == "foreign":
+        message = f"EIP {eip.allocation_id} carries another owner's tags: it is not released"
         await d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
         return False
+    if state == "untagged":
+        await d.cloud.tag_eips([eip.allocation_id], tags=owner_tags(d, podeip))
     if eip.bandwidth_package_id:
         token = tokens.client_token(
             podeip_uid=uid,

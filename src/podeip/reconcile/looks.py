@@ -1,0 +1,121 @@
+"""When the reconciler looks at the cloud, and when it looks again.
+
+Describe calls are rate-limited (600/min per account) and shared by every pod, so a pass does
+not describe what it saw a moment ago, and a wait for an async state costs about one look:
+
+- **observations**: the last steady state seen of each EIP, with the time it was seen. Passes
+  that only write Kubernetes objects reuse one up to ``STEADY`` seconds old; a pass that may
+  unbind or release needs one at most ``FRESH`` seconds old (R6). Every mutation forgets the
+  EIP (``forget``), and a listing taken before that moment never brings the old state back;
+- **waits**: after a mutating call the next look comes when the transition should be over, as
+  learnt from earlier waits; passes caused by other events in between wait for that look;
+- **backoffs**: after a cloud failure the key waits its delay even if our own writes (the
+  failure condition, Events) cause watch events meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from podeip.cloud.models import Eip, EipStatus
+from podeip.cloud.provider import EipProvider
+from podeip.reconcile.queue import Key, Requeue
+
+#: Seconds a steady observation stands in for a Describe: for decisions that only write
+#: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH).
+STEADY, FRESH = 30.0, 2.0
+#: Bounds of the delay between looks at an EIP in an async state.
+POLL_MIN, POLL_MAX = 0.25, 5.0
+BUSY_STATES = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+
+
+class Looks:
+    def __init__(self, cloud: EipProvider, *, clock: Callable[[], datetime]) -> None:
+        self._cloud = cloud
+        self._clock = clock
+        self._seen: dict[str, tuple[Eip, datetime]] = {}
+        self._forgotten: dict[str, datetime] = {}
+        #: key → (monotonic start, looks so far, next look due)
+        self._waits: dict[Key, tuple[float, int, float]] = {}
+        self._backoffs: dict[Key, float] = {}
+        #: How long async transitions take here, learnt from the waits (seconds).
+        self.transition_estimate = 1.0
+
+    # ---- observations -------------------------------------------------------------------------
+    async def eip(self, allocation_id: str, *, max_age: float = FRESH) -> Eip | None:
+        seen = self._seen.get(allocation_id)
+        if (
+            seen
+            and seen[0].status not in BUSY_STATES
+            and (self._clock() - seen[1]).total_seconds() <= max_age
+        ):
+            return seen[0]
+        return self.remember(await self._cloud.get_eip(allocation_id), allocation_id=allocation_id)
+
+    def remember(self, eip: Eip | None, *, allocation_id: str, at: datetime | None = None) -> Eip | None:
+        """Record what was seen at ``at`` (default now), unless we changed the EIP since."""
+        at = at or self._clock()
+        forgotten = self._forgotten.get(allocation_id)
+        if forgotten is not None and forgotten >= at:
+            return eip
+        if eip is None:
+            self._seen.pop(allocation_id, None)
+        else:
+            self._seen[allocation_id] = (eip, at)
+        return eip
+
+    def remember_listing(self, eips: Iterable[Eip], *, listed_at: datetime) -> None:
+        """A listing that started at ``listed_at`` (the garbage collector's)."""
+        for eip in eips:
+            self.remember(eip, allocation_id=eip.allocation_id, at=listed_at)
+
+    def forget(self, allocation_id: str) -> None:
+        """We are about to change this EIP: nothing seen before now is true any more."""
+        self._seen.pop(allocation_id, None)
+        self._forgotten[allocation_id] = self._clock()
+
+    def drop(self, allocation_id: str) -> None:
+        """The EIP is gone for good (released): free its memory."""
+        self._seen.pop(allocation_id, None)
+        self._forgotten.pop(allocation_id, None)
+
+    # ---- waits and backoffs ------------------------------------------------------------------------
+    def poll(self, key: Key, reason: str) -> Requeue:
+        """The first look after the learnt transition time, then at a quarter of it, growing."""
+        now = time.monotonic()
+        started, looks, _ = self._waits.get(key, (now, 0, now))
+        estimate = self.transition_estimate
+        delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
+        delay = min(POLL_MAX, max(POLL_MIN, delay))
+        self._waits[key] = (started, looks + 1, now + delay)
+        return Requeue(after=delay, reason=reason)
+
+    def back_off(self, key: Key, delay: float, reason: str) -> Requeue:
+        self._backoffs[key] = time.monotonic() + delay
+        return Requeue(after=delay, reason=reason)
+
+    def not_due(self, key: Key) -> None:
+        """Raise ``Requeue`` when this key's next look or backoff has not come yet."""
+        now = time.monotonic()
+        due = max(self._waits.get(key, (0.0, 0, 0.0))[2], self._backoffs.get(key, 0.0))
+        if due > now:
+            raise Requeue(after=due - now, reason="not yet due")
+        self._backoffs.pop(key, None)
+
+    def settled(self, key: Key) -> None:
+        """The async state was reached: learn how long it took."""
+        wait = self._waits.pop(key, None)
+        if wait is None:
+            return
+        started, looks, _ = wait
+        if looks == 1:  # reached at the first look: it may have been reached earlier; probe lower
+            estimate = 0.9 * self.transition_estimate
+        else:
+            estimate = 0.7 * self.transition_estimate + 0.3 * (time.monotonic() - started)
+        self.transition_estimate = min(10.0, max(POLL_MIN, estimate))
+
+    def clear(self, key: Key) -> None:
+        self._waits.pop(key, None)
+        self._backoffs.pop(key, None)
