@@ -51,8 +51,11 @@ from .conftest import (
 
 K8S = c.PREFIX_K8S
 #: What a refused request leaves in the operator's log: kopf's and our client's errors for
-#: 403, and the API server's wording for an admission policy denial.
-DENIAL = re.compile(r"forbidden|\b403\b|denied request|ValidatingAdmissionPolicy", re.IGNORECASE)
+#: 403 ("Forbidden", or the status code after "status"/"code"; a bare 403 would also match the
+#: milliseconds of a timestamp), and the API server's wording for an admission policy denial.
+DENIAL = re.compile(
+    r"forbidden|(status|code)\W{1,3}403\b|denied request|ValidatingAdmissionPolicy", re.IGNORECASE
+)
 
 
 def denials(operator: OperatorProcess) -> list[str]:
