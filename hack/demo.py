@@ -23,11 +23,9 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +38,9 @@ from podeip import constants as c  # noqa: E402
 from podeip.cloud.models import EipStatus  # noqa: E402
 from podeip.cloud.simulated.engine import Engine, EngineConfig  # noqa: E402
 from podeip.cloud.simulated.server import start_in_thread  # noqa: E402
-from testbed.cluster import ControlPlane, binary, free_port  # noqa: E402
+from testbed.cluster import ControlPlane, free_port  # noqa: E402
+from testbed.fixtures import run_kubectl  # noqa: E402
+from testbed.process import OperatorProcess, operator_env  # noqa: E402
 
 NAMESPACE = "demo"
 CLUSTER_ID = "c-demo"
@@ -62,21 +62,12 @@ class Demo:
         self.plane = ControlPlane(workdir=workdir / "cluster")
         self.engine = Engine(EngineConfig(transition_delay=1.0, latency=(0.05, 0.15)))
         self.key_id, self.key_secret = "LTAIdemo" + secrets.token_hex(8), secrets.token_hex(16)
-        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator: OperatorProcess | None = None
         self.metrics_port = free_port()
 
     # ---- plumbing ------------------------------------------------------------------------------
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            [str(binary("kubectl")), "--kubeconfig", str(self.plane.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-        return result.stdout
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        return run_kubectl(self.plane, *args, input=input)
 
     def wait(self, what: str, predicate: Any, timeout: float = 120.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -124,7 +115,7 @@ class Demo:
         say(f"simulated Alibaba cloud (VPC and ECS OpenAPI, ACS3-HMAC-SHA256) at {simulator.url}")
         self.kubectl("apply", "-f", str(REPO / "crds" / "podeips.alibabacloud.com.yaml"))
         self.kubectl("wait", "--for=condition=Established", "crd/podeips.alibabacloud.com", "--timeout=60s")
-        env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+        env = operator_env()
         env.update(
             PODEIP_KUBECONFIG=str(self.plane.kubeconfig),
             PODEIP_STANDALONE="true",
@@ -141,22 +132,11 @@ class Demo:
             PODEIP_CLOUD__CREDENTIALS__ACCESS_KEY_ID=self.key_id,
             PODEIP_CLOUD__CREDENTIALS__ACCESS_KEY_SECRET=self.key_secret,
         )
-        log = (self.workdir / "operator.log").open("ab")
-        self.operator = subprocess.Popen(
-            [sys.executable, "-m", "podeip", "run"], env=env, stdout=log, stderr=log
+        self.operator = OperatorProcess(
+            env=env, log_path=self.workdir / "operator.log", metrics_port=self.metrics_port
         )
-        self.wait("the operator", self.healthy, timeout=60)
-        say(f"operator running (pid {self.operator.pid}); its log: {self.workdir / 'operator.log'}")
-
-    def healthy(self) -> bool:
-        assert self.operator is not None
-        if self.operator.poll() is not None:
-            raise RuntimeError(f"the operator exited; see {self.workdir / 'operator.log'}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1):
-                return True
-        except OSError:
-            return False
+        self.operator.start()
+        say(f"operator running; its log: {self.operator.log_path}")
 
     def apply_examples(self) -> None:
         banner("2. The seed documents' examples")
@@ -260,9 +240,8 @@ class Demo:
         say("cloud API calls in this demo: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
 
     def stop(self) -> None:
-        if self.operator is not None and self.operator.poll() is None:
-            self.operator.terminate()
-            self.operator.wait(timeout=30)
+        if self.operator is not None:
+            self.operator.stop()
         if getattr(self, "simulator", None) is not None:
             self.simulator.stop()
         self.plane.stop()

@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from integration.operator.conftest import OperatorProcess
 from podeip.cloud.simulated.engine import Engine, EngineConfig
 from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
 from testbed.cluster import REPO, ControlPlane, binary, free_port, versions, write_kubeconfig
 from testbed.fixtures import Kubectl, get_json
+from testbed.process import OperatorProcess
 
 CHART = REPO / "charts" / "podeip-operator"
 #: The AENC sample values from Alibaba's ACK page, as a user pastes them.
@@ -232,22 +232,6 @@ def operator(
     handle.start()
     yield handle
     handle.stop()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
-
-
-@pytest.fixture(autouse=True)
-def show_operator_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and "operator" in request.fixturenames:
-        handle = request.getfixturevalue("operator")
-        print(f"--- operator log (last lines) ---\n{handle.tail(120)}")
 
 
 def kube_requests(metrics: str) -> dict[tuple[str, str, str], float]:

@@ -92,4 +92,20 @@ def get_json(kubectl: Kubectl, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(kubectl("get", *args, "-o", "json"))
 
 
+@pytest.fixture(autouse=True)
+def show_operator_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and "operator" in request.fixturenames:
+        handle = request.getfixturevalue("operator")
+        print(f"--- operator log (last lines) ---\n{handle.tail(120)}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 __all__ = ["Kubectl", "Path", "get_json", "run_kubectl", "wait_for"]

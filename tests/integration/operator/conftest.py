@@ -9,14 +9,7 @@ killed and restarted. Every test ends with a leak audit of the engine.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -25,67 +18,12 @@ from podeip.cloud.simulated.engine import Engine, EngineConfig
 from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
+from testbed.process import OperatorProcess, operator_env
 
 ACCESS_KEY_ID = "LTAItestbed0000000000001"
 ACCESS_KEY_SECRET = "testbed-secret-never-real-0001"
 CLUSTER_ID = "c-testbed"
 GC_PERIOD_MINUTES = 0.05  # 3 s: TTL expiry and resync within a few seconds
-
-
-@dataclass
-class OperatorProcess:
-    """``podeip run`` as a subprocess; its log is printed when a test fails."""
-
-    env: dict[str, str]
-    log_path: Path
-    metrics_port: int
-    process: subprocess.Popen[bytes] | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def start(self, **extra_env: str) -> None:
-        self.extra_env = extra_env
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "podeip", "run"],
-            env={**self.env, **extra_env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        wait_for(self.healthy, timeout=60, what="the operator's /healthz")
-
-    def healthy(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            raise AssertionError(f"the operator exited:\n{self.tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def wait_exit(self, timeout: float = 60) -> int:
-        assert self.process is not None
-        code = self.process.wait(timeout=timeout)
-        self.process = None
-        return code
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            return response.read().decode()
-
-    def tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +42,7 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    env = operator_env()
     env.update(
         PODEIP_KUBECONFIG=str(control_plane.kubeconfig),
         PODEIP_STANDALONE="true",
@@ -132,22 +70,6 @@ def operator(
     handle.start()
     yield handle
     handle.stop()
-
-
-@pytest.fixture(autouse=True)
-def show_operator_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and "operator" in request.fixturenames:
-        handle = request.getfixturevalue("operator")
-        print(f"--- operator log (last lines) ---\n{handle.tail(120)}")
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
 
 
 # ---- helpers for tests ---------------------------------------------------------------------
