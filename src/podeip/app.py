@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from podeip.k8s.client import KubeClient
 from podeip.k8s.config import load_connection
 from podeip.k8s.errors import ApiError
 from podeip.k8s.events import EventRecorder
+from podeip.k8s.leadership import Leadership
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
 from podeip.k8s.pods import Pods
@@ -189,12 +191,17 @@ async def running(
     """The operator's parts, started; stopped on exit. ``provider``: a test's own."""
     async with connected(settings, provider=provider) as deps:
         reconciler = Reconciler(deps)
+        leadership = None
+        if not settings.standalone:  # one active instance (R9); standalone: tests, the demo
+            identity = f"{os.environ.get('HOSTNAME', 'podeip-operator')}-{secrets.token_hex(3)}"
+            leadership = Leadership(deps.client, namespace=settings.namespace, identity=identity)
         queue = WorkQueue(
             reconciler.reconcile,
             concurrency=settings.max_concurrent_reconciles,
             on_error=lambda key, error: deps.metrics.reconcile_errors.labels(
                 controller="podeip", error_category=type(error).__name__
             ).inc(),
+            gate=leadership.held if leadership else None,
         )
         deps.enqueue = queue.add
         runner = None
@@ -203,7 +210,8 @@ async def running(
                 deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
         queue.start()
-        gc_task = asyncio.create_task(collect_garbage(deps, reconciler), name="podeip-gc")
+        gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
+        lead_task = asyncio.create_task(leadership.run(), name="podeip-leader") if leadership else None
         registry = kopf.OperatorRegistry()
         handlers.register(registry)
         logger.info(
@@ -215,17 +223,23 @@ async def running(
         try:
             yield Operator(connection=deps.connection, queue=queue), reconciler, registry
         finally:
-            gc_task.cancel()
-            await asyncio.gather(gc_task, return_exceptions=True)
+            tasks = [task for task in (gc_task, lead_task) if task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await queue.stop()
+            if leadership is not None:
+                await leadership.release()
             if runner is not None:
                 await runner.cleanup()
 
 
-async def collect_garbage(deps: Deps, reconciler: Reconciler) -> None:
+async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leadership | None) -> None:
     period = deps.settings.gc.period_minutes * 60
     while True:
         await asyncio.sleep(period)
+        if leadership is not None and not leadership.leading:
+            continue
         try:
             await gc.run_pass(deps, looks=reconciler.looks)
         except Exception:

@@ -36,6 +36,8 @@ from integration.operator.conftest import (
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.cloud.simulated.server import RunningSimulator
+from podeip.k8s.leadership import LEASE_NAME
+from podeip.k8s.leases import CLAIM_LABEL
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (
@@ -209,8 +211,11 @@ def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_den
 
     # The static EIP: associated, and claimed by a Lease in the release namespace.
     assert address("static") == static.ip_address
-    claims = get_json(kubectl, "-n", release.namespace, "leases")["items"]
+    claims = get_json(kubectl, "-n", release.namespace, "leases", "-l", CLAIM_LABEL)["items"]
     assert [lease["spec"]["holderIdentity"].rsplit("/", 1)[0] for lease in claims] == [f"{namespace}/static"]
+    # The operator leads (the leader Lease is renewed with the chart's RBAC: update by name).
+    leader = get_json(kubectl, "-n", release.namespace, "lease", LEASE_NAME)
+    assert leader["spec"]["holderIdentity"].startswith(OPERATOR_POD)
     assert claims[0]["metadata"]["annotations"][c.PRIVATE_PREFIX + "allocation-id"] == static.allocation_id
 
     # The out-of-cluster operator is the peer in the chart's ClusterKopfPeering.
@@ -239,7 +244,10 @@ def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_den
         "UnassociateEipAddress",
     }
     wait_for(
-        unrefused(operator, lambda: not get_json(kubectl, "-n", release.namespace, "leases")["items"]),
+        unrefused(
+            operator,
+            lambda: not get_json(kubectl, "-n", release.namespace, "leases", "-l", CLAIM_LABEL)["items"],
+        ),
         timeout=30,
         what="claim gone",
     )

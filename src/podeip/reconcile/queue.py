@@ -9,7 +9,8 @@ current state and does the next step. This gives four properties the operator ne
 - events that arrive while a key is being worked on are coalesced into one more pass;
 - a pass that must wait (an async cloud state, a TTL, a backoff) asks to run again later,
   without holding a worker (``Requeue``); an earlier request for the same key wins;
-- at most ``concurrency`` keys are worked on at once (AENC's maxConcurrentReconciles).
+- at most ``concurrency`` keys are worked on at once (AENC's maxConcurrentReconciles);
+- with a ``gate``, nothing is worked on while it is clear (another instance leads).
 
 Errors other than ``Requeue`` are retried with a per-key exponential backoff that resets after
 a successful pass. Nothing here knows about Kubernetes or the cloud.
@@ -51,6 +52,7 @@ class WorkQueue:
         error_backoff: tuple[float, float] = (1.0, 300.0),
         on_error: ErrorHook | None = None,
         clock: Callable[[], float] | None = None,
+        gate: asyncio.Event | None = None,
     ) -> None:
         self._worker = worker
         self._concurrency = concurrency
@@ -66,6 +68,8 @@ class WorkQueue:
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Workers take keys only while this is set (this instance is the leader).
+        self._gate = gate
 
     # ---- producers -------------------------------------------------------------------------
     def add(self, key: Key, *, after: float = 0.0) -> None:
@@ -122,6 +126,8 @@ class WorkQueue:
 
     async def _run(self) -> None:
         while True:
+            if self._gate is not None and not self._gate.is_set():
+                await self._gate.wait()
             key, wait = self._next_ready()
             if key is None:
                 if not self._active and not any(d <= self._clock() for d in self._due.values()):

@@ -144,7 +144,9 @@ def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render)
     roles = {(role["metadata"]["namespace"], json.dumps(role["rules"])) for role in render().all("Role")}
     assert roles == {
         (NAMESPACE, json.dumps([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                                 "verbs": ["get", "create", "delete"]}])),
+                                 "verbs": ["get", "create", "delete"]},
+                                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                 "resourceNames": ["podeip-operator-leader"], "verbs": ["update"]}])),
         ("kube-system", json.dumps([{"apiGroups": [""], "resources": ["configmaps"],
                                      "resourceNames": ["eni-config"], "verbs": ["get"]}])),
     }  # fmt: skip
