@@ -21,6 +21,7 @@ from typing import Any
 import kopf
 
 from podeip import __version__, constants
+from podeip.cloud.errors import CloudError
 from podeip.cloud.operations import EipOperations
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
@@ -209,6 +210,7 @@ async def running(
             runner = await start_metrics_server(
                 deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
+        await warm_up(deps, reconciler)
         queue.start()
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
         lead_task = asyncio.create_task(leadership.run(), name="podeip-leader") if leadership else None
@@ -232,6 +234,18 @@ async def running(
                 await leadership.release()
             if runner is not None:
                 await runner.cleanup()
+
+
+async def warm_up(deps: Deps, reconciler: Reconciler) -> None:
+    """One listing of our tagged EIPs before the first passes: after a restart, every PodEIP is
+    reconciled at once, and this spares a Describe for each of them (a page holds 100 EIPs)."""
+    listed_at = deps.clock()
+    try:
+        eips = await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})
+    except CloudError as error:
+        logger.warning("could not list our EIPs at start (%s); each PodEIP will look at its own", error)
+        return
+    reconciler.looks.remember_listing(eips, listed_at=listed_at)
 
 
 async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leadership | None) -> None:

@@ -72,6 +72,14 @@ class Throttled(CloudError):
     retryable = True
 
 
+class RateLimited(CloudError):
+    """Our own client-side limit: the call was not sent; ``retry_after`` says when its slot is.
+
+    Not retried inside the cloud layer: the caller (a reconcile worker) comes back later
+    instead of sleeping while other pods wait for it.
+    """
+
+
 class Forbidden(CloudError):
     """Permission, credential, signature or account (billing, lock) problem."""
 

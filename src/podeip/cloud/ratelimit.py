@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from contextvars import ContextVar
 
+from podeip.cloud import errors
 from podeip.cloud.clock import Clock, Sleep
 from podeip.settings import RateLimit
 
@@ -45,25 +47,47 @@ class TokenBucket:
         return (1.0 - self._tokens) / self.rate
 
 
+#: The longest a caller in this task may sleep for a slot (None: as long as it takes). Reconcile
+#: workers set it, so that a worker never sleeps while polls of other pods are due.
+MAX_WAIT: ContextVar[float | None] = ContextVar("podeip_rate_limit_max_wait", default=None)
+
+
 class RateLimiter:
-    """One bucket per API name; APIs without a configured limit are not limited."""
+    """One schedule per API name; APIs without a configured limit are not limited.
+
+    Each call reserves the next free slot of its API (a burst of ``burst`` calls at once, then
+    one per ``60/per_minute`` seconds) and sleeps until it. Reservations are first come, first
+    served. A caller that must not sleep long (a reconcile worker that other pods are waiting
+    for) passes ``max_wait``: when its slot is further away it reserves nothing and gets
+    :class:`~podeip.cloud.errors.RateLimited` with the wait, to come back then.
+    """
 
     def __init__(
         self, limits: Mapping[str, RateLimit], *, clock: Clock, sleep: Sleep = asyncio.sleep
     ) -> None:
-        self._buckets = {
-            api: TokenBucket(rate=limit.per_minute / 60.0, burst=limit.burst, clock=clock)
+        self._schedules = {
+            api: (60.0 / limit.per_minute, (limit.burst - 1) * 60.0 / limit.per_minute)
             for api, limit in limits.items()
         }
+        #: The theoretical time at which the next call of each API would be on schedule.
+        self._next: dict[str, float] = {}
+        self._clock = clock
         self._sleep = sleep
-        self._locks = {api: asyncio.Lock() for api in limits}
 
-    async def acquire(self, api: str) -> None:
+    async def acquire(self, api: str, *, max_wait: float | None = None) -> None:
         """Wait until a call of ``api`` fits in its budget, then count it."""
-        bucket = self._buckets.get(api)
-        if bucket is None:
+        schedule = self._schedules.get(api)
+        if schedule is None:
             return
-        # One waiter per API at a time keeps the order fair and the wait computation exact.
-        async with self._locks[api]:
-            while (wait := bucket.reserve()) > 0.0:
-                await self._sleep(wait)
+        interval, tolerance = schedule
+        max_wait = MAX_WAIT.get() if max_wait is None else max_wait
+        now = self._clock()
+        due = max(self._next.get(api, now), now)
+        wait = max(0.0, due - tolerance - now)
+        if max_wait is not None and wait > max_wait:
+            raise errors.RateLimited(
+                f"{api}: client-side limit, next slot in {wait:.1f}s", operation=api, retry_after=wait
+            )
+        self._next[api] = due + interval
+        if wait > 0.0:
+            await self._sleep(wait)

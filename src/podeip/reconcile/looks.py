@@ -111,7 +111,7 @@ class Looks:
             return
         started, looks, _ = wait
         if looks == 1:  # reached at the first look: it may have been reached earlier; probe lower
-            estimate = 0.9 * self.transition_estimate
+            estimate = 0.95 * self.transition_estimate
         else:
             estimate = 0.7 * self.transition_estimate + 0.3 * (time.monotonic() - started)
         self.transition_estimate = min(10.0, max(POLL_MIN, estimate))

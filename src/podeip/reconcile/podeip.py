@@ -28,6 +28,7 @@ from podeip import constants as c
 from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
 from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
+from podeip.cloud import ratelimit
 from podeip.domain import release
 from podeip.domain.annotations import parse_pod_annotations
 from podeip.domain.request import ParseResult
@@ -40,6 +41,9 @@ from podeip.reconcile.queue import Key, Requeue
 from podeip.reconcile.teardown import Teardown
 
 logger = logging.getLogger(__name__)
+
+#: A worker sleeps at most this long for a rate-limit slot; longer, and it serves other keys.
+WORKER_MAX_WAIT = 1.0
 
 #: Backoff after a cloud failure, by class (seconds); the default covers the rest.
 FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = {
@@ -56,6 +60,7 @@ class Reconciler(Binding, Teardown):
 
     # ---- entry point ---------------------------------------------------------------------
     async def reconcile(self, key: Key) -> None:
+        ratelimit.MAX_WAIT.set(WORKER_MAX_WAIT)
         namespace, name = key
         pod_body = await self._get(self.d.pods.get_pod, namespace, name)
         body = await self._get(self.d.podeips.get, namespace, name)
@@ -254,7 +259,10 @@ class Reconciler(Binding, Teardown):
     ) -> None:
         """A failed cloud call: a condition and Events without the RequestId (so that repeats
         are the same Event, counted, and write nothing new), a metric, a log line with it, and
-        a backoff that our own writes cannot cut short."""
+        a backoff that our own writes cannot cut short. Our own rate limit is no failure: the
+        key just comes back when its slot is due."""
+        if isinstance(error, cloud_errors.RateLimited):
+            raise self.looks.back_off(key_of(podeip), error.retry_after or 1.0, "client-side rate limit")
         self.d.metrics.reconcile_errors.labels(controller="podeip", error_category=type(error).__name__).inc()
         logger.warning("%s/%s: %s", podeip.metadata.namespace, podeip.metadata.name, error)
         verb = (error.operation or "").removesuffix("EipAddress") or "Reconcile"

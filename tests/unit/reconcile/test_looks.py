@@ -86,12 +86,12 @@ def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_
     looks.transition_estimate = 2.0
     looks.poll(("ns", "a"), "x")
     looks.settled(("ns", "a"))
-    assert looks.transition_estimate == pytest.approx(1.8)
+    assert looks.transition_estimate == pytest.approx(1.9)
     looks.poll(("ns", "b"), "x")
     second = looks.poll(("ns", "b"), "x")
-    assert second.after < 1.8  # later looks come faster than the first
+    assert second.after < 1.9  # later looks come faster than the first
     looks.settled(("ns", "b"))
-    assert looks.transition_estimate < 1.8  # settled almost at once (elapsed ≈ 0)
+    assert looks.transition_estimate < 1.9  # settled almost at once (elapsed ≈ 0)
 
 
 def test_a_backoff_holds_the_key_against_early_events() -> None:
