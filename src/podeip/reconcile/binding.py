@@ -70,6 +70,7 @@ class Binding(PassBase):
             fresh = await self.looks.eip(allocation_id)  # a fresh look before unbinding (R6)
             if fresh != eip:
                 raise Requeue(after=0.0, reason="the EIP changed")
+            self.looks.forget(allocation_id)
             if await steps.unassociate_if_ours(self.d, podeip, eip):
                 self.looks.forget(allocation_id)
                 raise self.looks.poll(key, "unbinding from the previous pod IP")
@@ -83,6 +84,7 @@ class Binding(PassBase):
             join = self._next_round(key, "join")
             self.looks.forget(allocation_id)
             await steps.join_bandwidth_package(self.d, podeip, eip, round=join)
+            self.looks.forget(allocation_id)
             self._rounds[(key, "join")] = join
         found = await self.d.cloud.find_eni(pod.pod_ip)
         if found is None:
@@ -93,6 +95,7 @@ class Binding(PassBase):
         self.looks.forget(allocation_id)
         association = self._next_round(key, "associate")
         await steps.associate(self.d, podeip, pod, eni=found, round=association)
+        self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
         self._rounds[(key, "associate")] = association
         await self._show(
             podeip, pod, reason="Associating", message=f"associating {allocation_id} with {pod.pod_ip}"

@@ -58,8 +58,9 @@ class Looks:
         """Record what was seen at ``at`` (default now), unless we changed the EIP since."""
         at = at or self._clock()
         forgotten = self._forgotten.get(allocation_id)
-        if forgotten is not None and forgotten >= at:
-            return eip
+        seen = self._seen.get(allocation_id)
+        if (forgotten is not None and forgotten >= at) or (seen is not None and seen[1] > at):
+            return eip  # we changed it since, or saw it later than this
         if eip is None:
             self._seen.pop(allocation_id, None)
         else:
@@ -72,7 +73,8 @@ class Looks:
             self.remember(eip, allocation_id=eip.allocation_id, at=listed_at)
 
     def forget(self, allocation_id: str) -> None:
-        """We are about to change this EIP: nothing seen before now is true any more."""
+        """We change this EIP: nothing seen before now is true any more. Called before the call
+        and again after it, since a listing taken while the call ran may show the old state."""
         self._seen.pop(allocation_id, None)
         self._forgotten[allocation_id] = self._clock()
 

@@ -42,8 +42,9 @@ from podeip.reconcile.teardown import Teardown
 
 logger = logging.getLogger(__name__)
 
-#: A worker sleeps at most this long for a rate-limit slot; longer, and it serves other keys.
-WORKER_MAX_WAIT = 1.0
+#: A worker sleeps at most this long for a rate-limit slot; longer, and it serves other keys
+#: and comes back (each pass costs Kubernetes reads, so bouncing often would waste them).
+WORKER_MAX_WAIT = 10.0
 
 #: Backoff after a cloud failure, by class (seconds); the default covers the rest.
 FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = {

@@ -40,6 +40,7 @@ class Teardown(PassBase):
         if eip is not None and eip.status is EipStatus.IN_USE:
             self.looks.forget(allocation_id)
             if await steps.unassociate_if_ours(self.d, podeip, eip):
+                self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
                 message = f"pod gone: EIP {allocation_id} unassociated from its IP"
                 await self.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
                 raise self.looks.poll(key, "unassociating")
@@ -85,6 +86,7 @@ class Teardown(PassBase):
             if eip.status is EipStatus.IN_USE:
                 self.looks.forget(eip.allocation_id)
                 if await steps.unassociate_if_ours(self.d, podeip, eip):
+                    self.looks.forget(eip.allocation_id)
                     raise self.looks.poll(key, "unassociating before release")
                 if kind is AllocationType.AUTO and owners != "foreign":
                     message = (
