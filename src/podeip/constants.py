@@ -79,7 +79,8 @@ ALIASES: Final = {
     "eip-charge-type": EIP_INTERNET_CHARGE_TYPE,
 }
 
-#: Platform annotation some ACS pages tell users to set; never an input (compatibility §2.2).
+#: ACS's pinning key (seed 001): read as an existing-EIP (Static) request when no instance-ID
+#: key is set (compatibility §2.2); the operator never writes it.
 ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
 
 # --- outputs --------------------------------------------------------------------------------
@@ -98,6 +99,9 @@ ANN_ATTEMPT: Final = PRIVATE_PREFIX + "attempt"
 ANN_REQUEST: Final = PRIVATE_PREFIX + "request"
 ANN_POD_UID: Final = PRIVATE_PREFIX + "pod-uid"
 ANN_OWNER: Final = PRIVATE_PREFIX + "owner"
+#: When the operator first saw the PodEIP's pod gone (RFC 3339 with microseconds): the TTL runs
+#: from here, across restarts.
+ANN_POD_GONE_SINCE: Final = PRIVATE_PREFIX + "pod-gone-since"
 
 # --- ownership tags -------------------------------------------------------------------------
 TAG_CLUSTER_ID: Final = PRIVATE_PREFIX + "cluster-id"
@@ -128,6 +132,8 @@ EV_INVALID_ANNOTATION: Final = "InvalidAnnotation"
 EV_CONFLICTING_ANNOTATIONS: Final = "ConflictingAnnotations"
 EV_ANNOTATION_IGNORED: Final = "AnnotationIgnored"
 EV_RELEASE_STRATEGY_IGNORED: Final = "ReleaseStrategyIgnored"
+EV_RELEASE_STRATEGY_CLAMPED: Final = "ReleaseStrategyClamped"
+EV_EXISTING_EIP_REQUESTED: Final = "ExistingEipRequested"
 EV_CLAIMED_BY_OTHER: Final = "EipClaimedByOtherPod"
 EV_QUOTA_EXCEEDED: Final = "QuotaExceeded"
 EV_PERMISSION_DENIED: Final = "CloudPermissionDenied"

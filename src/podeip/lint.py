@@ -11,6 +11,10 @@ the errors, one line each: ``file:doc Kind/name: key=value: what is allowed``.
 The owner kind of a template is its workload's kind, so a StatefulSet's TTL is kept and a
 Deployment's is reported as ignored; a bare Pod counts as stateful (compatibility §5.2).
 
+The operator and this command call the same parser with the same options (the flags below
+mirror the settings, with the same defaults), so a value lint accepts is a value the operator
+accepts, and a value it refuses gets the same message as the operator's Event.
+
 Exit status: 0 when every annotation is valid, 1 when any is invalid, 2 when a file cannot be
 read or parsed.
 """
@@ -57,14 +61,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--max-bandwidth", type=int, default=500, help="highest bandwidth accepted, Mbit/s")
     parser.add_argument(
-        "--max-release-after", default="168h", help="longest accepted TTL release strategy (Go duration)"
+        "--max-release-after",
+        default="",
+        help="the cluster's maxReleaseAfter (Go duration): longer TTLs are clamped; default: no maximum",
+    )
+    parser.add_argument(
+        "--allow-prepaid",
+        action="store_true",
+        help="the cluster's allowPrePaid (default: PrePaid is refused)",
+    )
+    parser.add_argument(
+        "--virtual-node",
+        action="store_true",
+        help="read the templates as pods on a virtual (ECI) node with enableVirtualNode on: "
+        "the eci-* aliases are left to ECI",
     )
 
 
 def main(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     try:
-        max_release_after = parse_release_after(args.max_release_after, max_release_after=timedelta.max)
+        max_release_after = parse_release_after(args.max_release_after) if args.max_release_after else None
     except DurationError as exc:
         print(f"--max-release-after: {exc}", file=sys.stderr)
         return 2
@@ -79,7 +96,14 @@ def main(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextI
             unreadable = True
             continue
         for template in _templates(path, documents):
-            result, bad_values = _check(template, custom, max_release_after, args.max_bandwidth)
+            result, bad_values = _check(
+                template,
+                custom,
+                max_release_after=max_release_after,
+                max_bandwidth=args.max_bandwidth,
+                allow_prepaid=args.allow_prepaid,
+                eci_aliases=not args.virtual_node,
+            )
             reports.append(_report(template, result, bad_values))
     if args.output == "json":
         json.dump(reports, out, indent=2, ensure_ascii=False)
@@ -132,7 +156,13 @@ def _dict(value: object) -> Mapping[str, Any]:
 
 
 def _check(
-    template: Template, custom: list[str], max_release_after: timedelta, max_bandwidth: int
+    template: Template,
+    custom: list[str],
+    *,
+    max_release_after: timedelta | None,
+    max_bandwidth: int,
+    allow_prepaid: bool,
+    eci_aliases: bool,
 ) -> tuple[ParseResult, list[AnnotationError]]:
     # The API server refuses non-string annotation values (an unquoted 5 or true in YAML).
     bad = [
@@ -149,6 +179,8 @@ def _check(
         custom_stateful_kinds=custom,
         max_release_after=max_release_after,
         max_bandwidth=max_bandwidth,
+        allow_prepaid=allow_prepaid,
+        eci_aliases=eci_aliases,
     )
     return result, bad
 
@@ -165,11 +197,16 @@ def _report(template: Template, result: ParseResult, bad_values: list[Annotation
         "request": request,
         "warnings": [{"reason": w.reason, "key": w.key, "message": w.message} for w in result.warnings],
         "errors": [
-            {"key": e.key, "value": e.value, "allowed": e.allowed, "message": e.message}
+            {"key": e.key, "value": _safe(e.value), "allowed": e.allowed, "message": e.message}
             for e in (*bad_values, *result.errors)
         ],
         "where": template.where,
     }
+
+
+def _safe(value: str) -> str:
+    # A lone surrogate (from a YAML "\\ud800") cannot be written as UTF-8: escape it.
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _print_text(report: Mapping[str, Any], out: TextIO) -> None:

@@ -9,11 +9,14 @@ reads ``os.environ``. Secrets are ``SecretStr`` so that they never show in a rep
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from podeip.domain import durations
 
 #: A list given in the environment as ``a,b,c`` (not JSON).
 CommaList = Annotated[list[str], NoDecode]
@@ -108,8 +111,10 @@ class Settings(BaseSettings):
     enable_virtual_node: bool = False
     #: Node label that marks a virtual (ECI) node.
     virtual_node_label: str = "type=virtual-kubelet"
-    #: Longest accepted TTL release strategy.
-    max_release_after_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    #: Helm ``podeip.maxReleaseAfter``: the longest TTL kept, a Go duration such as ``720h``.
+    #: Unset (the default): every positive duration is kept as written. Longer TTLs are
+    #: clamped to it with a ``ReleaseStrategyClamped`` Warning, never refused.
+    max_release_after: timedelta | None = None
     max_bandwidth_mbps: int = Field(default=500, ge=1)
     allow_prepaid: bool = False
 
@@ -139,6 +144,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("max_release_after", mode="before")
+    @classmethod
+    def _go_duration(cls, value: object) -> object:
+        # A Go duration, like the annotation it caps; empty means unset. Numbers are refused so
+        # that "720" is not silently read as 720 seconds.
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ValueError("a Go duration such as 720h")
+        try:
+            return durations.parse_release_after(value)
+        except durations.DurationError as exc:
+            raise ValueError(f"a positive Go duration such as 720h: {exc}") from None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

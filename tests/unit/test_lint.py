@@ -6,6 +6,7 @@ JSON output carries the same findings."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from podeip import cli
+from podeip import cli, lint
+from podeip import constants as c
+from podeip.settings import Settings
 
 SAMPLES = Path(__file__).parents[2] / "crds" / "samples"
 AUTO_DEFAULTS = {
@@ -128,7 +131,7 @@ def test_templates_are_found_in_lists_cronjobs_okg_and_multi_documents(
         '-:1 Deployment/web: EIP request {"allocation_type": "Auto", "release_strategy": "Follow"'
     )
     assert lines[1].startswith(
-        "-:1 Deployment/web: warning: k8s.aliyun.com/pod-eip-release-strategy=Never is treated as Follow"
+        '-:1 Deployment/web: warning: k8s.aliyun.com/pod-eip-release-strategy="Never" is treated as Follow'
     )
     assert lines[2].startswith("-:2 CronJob/nightly: EIP request ")
     assert lines[3].startswith(
@@ -176,12 +179,12 @@ def test_errors_are_one_line_each_with_file_doc_key_value_and_remedy(
     assert status == 1
     prefix = f"{path}:1 StatefulSet/db: "
     assert lines == [
-        prefix + "k8s.aliyun.com/eip-tags=5: annotation values must be strings; quote the value",
+        prefix + 'k8s.aliyun.com/eip-tags="5": annotation values must be strings; quote the value',
         prefix
-        + "network.alibabacloud.com/pod-eip-release-strategy=-5m: Follow, Never, or a positive Go duration "
-        "up to 168h0m0s such as 10m or 5m30s (release duration '-5m' must be positive)",
+        + 'network.alibabacloud.com/pod-eip-release-strategy="-5m": Follow, Never, or a positive Go duration '
+        "such as 10m, 5m30s or 720h, without surrounding blanks (release duration '-5m' must be positive)",
         prefix
-        + "k8s.aliyun.com/eip-bandwidth=900: an integer number of Mbit/s from 1 to 200 for PayByTraffic, "
+        + 'k8s.aliyun.com/eip-bandwidth="900": an integer number of Mbit/s from 1 to 200 for PayByTraffic, '
         "such as 5 or 5M",
     ]
 
@@ -189,9 +192,54 @@ def test_errors_are_one_line_each_with_file_doc_key_value_and_remedy(
 def test_options_set_the_bandwidth_cap_and_the_ttl_cap(capsys: pytest.CaptureFixture[str]) -> None:
     sample = str(SAMPLES / "statefulset-auto-ttl.yaml")
     status, [report] = lint_json(capsys, "--max-release-after", "5m", sample)
-    assert status == 1 and "up to 5m0s" in report["errors"][0]["message"]
+    assert status == 0 and report["request"]["release_after"] == "5m0s"
+    assert [w["reason"] for w in report["warnings"]] == [c.EV_RELEASE_STRATEGY_CLAMPED]
+    status, [report] = lint_json(capsys, sample)
+    assert status == 0 and report["warnings"] == []
     status, [report] = lint_json(capsys, "--max-bandwidth", "4", str(SAMPLES / "deployment-auto-follow.yaml"))
     assert status == 1 and "from 1 to 4" in report["errors"][0]["message"]
+
+
+def test_lint_and_operator_options_have_the_same_defaults() -> None:
+    """One parser serves both; the flags default to what the operator's settings default to."""
+    parser = argparse.ArgumentParser()
+    lint.add_arguments(parser)
+    args = parser.parse_args(["x.yaml"])
+    defaults = Settings(cloud={"provider": "simulated"})
+    assert (args.max_release_after or None) == defaults.max_release_after
+    assert args.max_bandwidth == defaults.max_bandwidth_mbps
+    assert args.allow_prepaid == defaults.allow_prepaid
+    assert args.virtual_node is False  # pods on ordinary nodes read every alias
+
+
+def test_values_that_cannot_be_stored_are_errors_in_lint_as_in_the_operator(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "odd.yaml"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "odd",
+            "annotations": {
+                "k8s.aliyun.com/pod-with-eip": "true",
+                "k8s.aliyun.com/eip-tags": '{"a":"\\ud800"}',
+                "k8s.aliyun.com/eip-name": "bad\ud800name",
+                "k8s.aliyun.com/pod-eip-release-strategy": "1h\n",
+            },
+        },
+    }
+    manifest.write_text(json.dumps(pod))
+    status, [report] = lint_json(capsys, str(manifest))
+    assert status == 1 and report["request"] is None
+    assert sorted(e["key"] for e in report["errors"]) == [
+        "k8s.aliyun.com/eip-name",
+        "k8s.aliyun.com/eip-tags",
+        "k8s.aliyun.com/pod-eip-release-strategy",
+    ]
+    assert status == cli.main(["lint", str(manifest)])  # the text output is writable too
+    text = capsys.readouterr().out
+    assert "\\ud800" in text and "1h\\n" in text
 
 
 def test_unreadable_files_exit_2_and_the_others_are_still_checked(

@@ -3,8 +3,15 @@
 Users switch from Alibaba's controller without editing manifests, so every key AENC documents
 is read under both prefixes and the compat aliases (compatibility §2). Precedence, when several
 spellings of one key are present: ``network.alibabacloud.com/`` over ``k8s.aliyun.com/`` over
-the alias; the winner is used and each disagreeing loser becomes a warning. An empty or blank
-value counts as absent (Terway read ``""`` as "not set").
+the alias; the winner is used and each disagreeing loser becomes a warning. An empty value
+counts as absent (Terway read ``""`` as "not set").
+
+**Whitespace: nothing is trimmed, anywhere.** AENC is a Go program: it compares ``== "true"``
+and hands durations to ``time.ParseDuration``, neither of which trims. So a value means here
+exactly what it means there: ``"true "`` does not enable, ``"1h\\n"`` (a YAML block scalar
+keeps its newline) is no duration, ``" eip-123"`` is no ID, and each is an ``InvalidAnnotation``
+whose message shows the blank, escaped. A value of blanks only is a value, not an absence.
+Inside JSON (``eip-tags``) JSON's own grammar applies, which allows blanks between tokens.
 
 What the pod asks for:
 
@@ -12,13 +19,23 @@ What the pod asks for:
   the feature by itself; ``pod-with-eip`` next to it is redundant and reported;
   the Auto-only parameters (bandwidth, charge types, ISP, pool, group, name, description,
   protection, tags, shared bandwidth) are ignored on a Static pod, with a notice, unvalidated;
+- ACS's ``network.alibabacloud.com/allocated-eip-id`` (seed 001 tells ACS users to pin an EIP
+  with it) is the last spelling of ``pod-eip-instanceid``: without an instance-ID key it makes
+  the pod Static with that EIP, and a Normal Event says so; the operator never writes it;
 - otherwise ``pod-with-eip`` enables *Auto* on the exact string ``true`` (Terway compares
-  ``== "true"``); ``false`` and blank disable it quietly, anything else warns and disables;
+  ``== "true"``); ``false`` and the empty string disable it quietly; anything else is invalid
+  (the user asked for something, and we cannot tell what);
+- with ``eci_aliases=False`` (a pod on a virtual node with ``enableVirtualNode`` on) the
+  ``eci-with-eip`` and ``eci-eip-instanceid`` aliases are not read: ECI serves them itself, and
+  reading them too would bind two EIPs;
 - a pod that asks for nothing gets ``request=None``; EIP parameters on it are reported as
   ignored, never validated.
 
 An invalid value is an error and means no allocation at all (compatibility §2.3): nothing is
-allocated that the user did not ask for. This includes a malformed release strategy on a
+allocated that the user did not ask for. Whatever the input (control characters, NUL, lone
+surrogates, 256 KiB values, deeply nested JSON), the result is either a request that
+serialises (its canonical JSON is computed here, so that no later step can fail on it) or
+errors; this function raises nothing. This includes a malformed release strategy on a
 stateless pod, where the strategy would be ignored anyway: the user still wrote something we
 cannot read, and saying so is cheaper than guessing. A valid TTL or Never on a stateless pod
 becomes Follow with a ``ReleaseStrategyIgnored`` warning (:mod:`podeip.domain.stateful`).
@@ -60,10 +77,19 @@ AUTO_ONLY = (
 T = TypeVar("T")
 
 
-def candidate_keys(suffix: str) -> tuple[str, ...]:
+#: Aliases that ECI reads itself on virtual nodes (compatibility §2.5).
+ECI_ALIASES = frozenset({"eci-with-eip", "eci-eip-instanceid"})
+
+
+def candidate_keys(suffix: str, *, eci_aliases: bool = True) -> tuple[str, ...]:
     """Every annotation key that spells ``suffix``, in precedence order."""
-    aliases = tuple(c.PREFIX_K8S + alias for alias, target in c.ALIASES.items() if target == suffix)
-    return (c.PREFIX_NETWORK + suffix, c.PREFIX_K8S + suffix, *aliases)
+    aliases = tuple(
+        c.PREFIX_K8S + alias
+        for alias, target in c.ALIASES.items()
+        if target == suffix and (eci_aliases or alias not in ECI_ALIASES)
+    )
+    acs = (c.ACS_ALLOCATED_EIP_ID,) if suffix == c.POD_EIP_INSTANCE_ID else ()
+    return (c.PREFIX_NETWORK + suffix, c.PREFIX_K8S + suffix, *aliases, *acs)
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,7 @@ class _Reader:
     """Resolves keys by precedence and collects what goes wrong along the way."""
 
     annotations: Mapping[str, str]
+    eci_aliases: bool = True
     errors: list[AnnotationError] = field(default_factory=list)
     warnings: list[AnnotationWarning] = field(default_factory=list)
     _found: dict[str, _Found | None] = field(default_factory=dict)
@@ -90,14 +117,14 @@ class _Reader:
     def _resolve(self, suffix: str) -> _Found | None:
         present = [
             _Found(key, value)
-            for key in candidate_keys(suffix)
-            if (value := self.annotations.get(key)) is not None and value.strip()
+            for key in candidate_keys(suffix, eci_aliases=self.eci_aliases)
+            if (value := self.annotations.get(key)) is not None and value != ""
         ]
         if not present:
             return None
         winner = present[0]
         for loser in present[1:]:
-            if loser.value.strip() != winner.value.strip():
+            if loser.value != winner.value:
                 self.warn(
                     c.EV_CONFLICTING_ANNOTATIONS,
                     f"{winner.key}={show(winner.value)} is used, {loser.key}={show(loser.value)} ignored: "
@@ -127,27 +154,29 @@ def parse_pod_annotations(
     *,
     owner_kind: str | None,
     custom_stateful_kinds: Collection[str] = (),
-    max_release_after: timedelta = timedelta(days=7),
+    max_release_after: timedelta | None = None,
     max_bandwidth: int = 500,
     allow_prepaid: bool = False,
+    eci_aliases: bool = True,
 ) -> ParseResult:
-    """Read a pod's EIP annotations. ``owner_kind`` is the controller owner's kind (None: bare pod)."""
-    reader = _Reader(annotations)
+    """Read a pod's EIP annotations. ``owner_kind`` is the controller owner's kind (None: bare pod);
+    ``max_release_after`` clamps longer TTLs (None: no maximum)."""
+    reader = _Reader(annotations, eci_aliases=eci_aliases)
     instance_id = reader.find(c.POD_EIP_INSTANCE_ID)
     with_eip = reader.find(c.POD_WITH_EIP)
-    if (acs_id := annotations.get(c.ACS_ALLOCATED_EIP_ID)) and instance_id is None:
+    if instance_id is not None and instance_id.key == c.ACS_ALLOCATED_EIP_ID:
         reader.warn(
-            c.EV_ANNOTATION_IGNORED,
-            f"{c.ACS_ALLOCATED_EIP_ID}={show(acs_id)} is written by the platform, never read; "
-            f"to attach an existing EIP set {c.PREFIX_NETWORK}{c.POD_EIP_INSTANCE_ID} instead",
-            key=c.ACS_ALLOCATED_EIP_ID,
+            c.EV_EXISTING_EIP_REQUESTED,
+            f"{instance_id.key}={show(instance_id.value)} is read as a request for that existing EIP "
+            f"(Static), as {c.PREFIX_NETWORK}{c.POD_EIP_INSTANCE_ID} would be; it is never released",
+            key=instance_id.key,
+            event_type="Normal",
         )
-    if with_eip is not None and with_eip.value not in ("true", "false"):
-        reader.warn(
-            c.EV_INVALID_ANNOTATION,
-            f'{with_eip.key}={show(with_eip.value)}: only "true" enables an EIP and "false" disables it; '
-            "this value is read as disabled",
-            key=with_eip.key,
+    bad_switch = with_eip is not None and with_eip.value not in ("true", "false")
+    if bad_switch and with_eip is not None and instance_id is None:
+        reader.error(with_eip, '"true" allocates an EIP for the pod, "false" (or no value) does not')
+        return ParseResult(
+            request=None, requested=True, errors=tuple(reader.errors), warnings=tuple(reader.warnings)
         )
     if instance_id is not None:
         allocation_type = AllocationType.STATIC
@@ -191,14 +220,33 @@ def parse_pod_annotations(
                 )
     else:
         fields |= _auto_fields(reader, max_bandwidth=max_bandwidth, allow_prepaid=allow_prepaid)
-    request = None if reader.errors else EipRequest.model_validate(fields)
+    request = None if reader.errors else _build(reader, fields, instance_id or with_eip)
     return ParseResult(
         request=request, requested=True, errors=tuple(reader.errors), warnings=tuple(reader.warnings)
     )
 
 
+def _build(reader: _Reader, fields: dict[str, object], enabling: _Found | None) -> EipRequest | None:
+    """The request, and its canonical JSON computed once, so that storing it cannot fail later.
+
+    Every parser above already refuses what cannot be stored; this is the safety net that keeps
+    a gap in one of them an ``InvalidAnnotation`` rather than a pod retried forever.
+    """
+    try:
+        request = EipRequest.model_validate(fields)
+        request.canonical_json().encode("utf-8")
+    except ValueError as exc:  # pydantic's errors and UnicodeError are ValueErrors
+        found = enabling or _Found(c.PREFIX_NETWORK + c.POD_WITH_EIP, "")
+        reader.error(found, f"annotation values the EIP API accepts ({type(exc).__name__})")
+        return None
+    return request
+
+
 def _release_fields(
-    reader: _Reader, owner_kind: str | None, custom_kinds: Collection[str], max_release_after: timedelta
+    reader: _Reader,
+    owner_kind: str | None,
+    custom_kinds: Collection[str],
+    max_release_after: timedelta | None,
 ) -> dict[str, object]:
     found = reader.find(c.RELEASE_STRATEGY)
     if found is None:
@@ -206,11 +254,20 @@ def _release_fields(
     try:
         requested = parse_release_strategy(found.value, max_release_after=max_release_after)
     except DurationError as exc:
-        cap = format_go_duration(max_release_after)
         reader.error(
-            found, f"Follow, Never, or a positive Go duration up to {cap} such as 10m or 5m30s ({exc})"
+            found,
+            "Follow, Never, or a positive Go duration such as 10m, 5m30s or 720h, "
+            f"without surrounding blanks ({exc})",
         )
         return {}
+    if requested.clamped_from is not None and max_release_after is not None:
+        reader.warn(
+            c.EV_RELEASE_STRATEGY_CLAMPED,
+            f"{found.key}={show(found.value)} is longer than the maximum this cluster allows "
+            f"(maxReleaseAfter {format_go_duration(max_release_after)}): the EIP is kept for "
+            f"{requested.release_after} after the pod is gone",
+            key=found.key,
+        )
     policy, overridden = effective_policy(requested, owner_kind=owner_kind, custom_kinds=custom_kinds)
     if overridden:
         reader.warn(

@@ -21,8 +21,9 @@ microseconds, so converting is a separate, lossy step (:func:`to_timedelta`).
 What a duration *means* for the release strategy is decided by :func:`parse_release_after`:
 zero and negative values are invalid (a TTL that has already expired when the pod goes is
 Follow in disguise, and a user who wrote ``0s`` or ``-5m`` has made a mistake we should name,
-not guess at), and so is anything above the configured cap (default seven days; an absurd value
-such as ``9999999h`` would otherwise keep a billed EIP for a thousand years).
+not guess at). Every positive duration is accepted, up to Go's own limit of about 292 years;
+an administrator who wants a maximum sets one, and longer values are clamped to it
+(:func:`podeip.domain.stateful.parse_release_strategy`).
 """
 
 from __future__ import annotations
@@ -56,72 +57,84 @@ class DurationError(ValueError):
     """A string that Go's ``time.ParseDuration`` would reject, or a release TTL out of range."""
 
 
+#: Longest piece of the user's text an error message quotes.
+_QUOTED = 40
+
+
+def _quoted(text: str) -> str:
+    # Go quotes the whole input; ours is shortened, so that a 256 KiB value stays a short message.
+    return repr(text) if len(text) <= _QUOTED else repr(text[:_QUOTED]) + "…"
+
+
 def _invalid(original: str) -> DurationError:
-    return DurationError(f"time: invalid duration {original!r}")
+    return DurationError(f"time: invalid duration {_quoted(original)}")
 
 
-def _leading_int(text: str, original: str) -> tuple[int, str]:
-    value, i = 0, 0
+def _leading_int(text: str, i: int, original: str) -> tuple[int, int]:
+    # Digits from ``i``; the value and the index after them. Indices, never slices: a value of
+    # 256 KiB must cost one pass over it, not a copy per element.
+    value = 0
     while i < len(text) and text[i] in _DIGITS:
         if value > _LIMIT // 10:
             raise _invalid(original)
-        value = value * 10 + int(text[i])
+        value = value * 10 + ord(text[i]) - 48
         if value > _LIMIT:
             raise _invalid(original)
         i += 1
-    return value, text[i:]
+    return value, i
 
 
-def _leading_fraction(text: str) -> tuple[int, float, str]:
+def _leading_fraction(text: str, i: int) -> tuple[int, float, int]:
     # Like Go: digits beyond int64 precision are consumed but no longer accumulated.
-    value, scale, i, overflow = 0, 1.0, 0, False
+    value, scale, overflow = 0, 1.0, False
     while i < len(text) and text[i] in _DIGITS:
         if not overflow:
-            candidate = value * 10 + int(text[i])
+            candidate = value * 10 + ord(text[i]) - 48
             if value > (_LIMIT - 1) // 10 or candidate > _LIMIT:
                 overflow = True
             else:
                 value, scale = candidate, scale * 10
         i += 1
-    return value, scale, text[i:]
+    return value, scale, i
 
 
 def parse_go_duration(text: str) -> int:
     """Nanoseconds of ``text``, exactly as Go's ``time.ParseDuration`` returns them.
 
-    Raises :class:`DurationError` (and nothing else) for every string Go rejects.
+    The text is taken as it is: Go trims nothing, so ``"1h\\n"`` and ``" 1h"`` are invalid.
+    Raises :class:`DurationError` (and nothing else) for every string Go rejects; the cost is
+    linear in the length of ``text``.
     """
-    rest, negative = text, False
-    if rest[:1] in ("-", "+"):
-        negative, rest = rest[0] == "-", rest[1:]
-    if rest == "0":
+    i, negative = 0, False
+    if text[:1] in ("-", "+"):
+        negative, i = text[0] == "-", 1
+    if text[i:] == "0":
         return 0
-    if not rest:
+    if i == len(text):
         raise _invalid(text)
     total = 0
-    while rest:
-        if not (rest[0] == "." or rest[0] in _DIGITS):
+    while i < len(text):
+        if not (text[i] == "." or text[i] in _DIGITS):
             raise _invalid(text)
-        before = len(rest)
-        whole, rest = _leading_int(rest, text)
-        has_whole = len(rest) != before
+        start = i
+        whole, i = _leading_int(text, i, text)
+        has_whole = i != start
         fraction, scale, has_fraction = 0, 1.0, False
-        if rest[:1] == ".":
-            rest = rest[1:]
-            before = len(rest)
-            fraction, scale, rest = _leading_fraction(rest)
-            has_fraction = len(rest) != before
+        if text[i : i + 1] == ".":
+            start = i + 1
+            fraction, scale, i = _leading_fraction(text, start)
+            has_fraction = i != start
         if not has_whole and not has_fraction:
             raise _invalid(text)
-        end = 0
-        while end < len(rest) and rest[end] != "." and rest[end] not in _DIGITS:
+        end = i
+        while end < len(text) and text[end] != "." and text[end] not in _DIGITS:
             end += 1
-        if end == 0:
-            raise DurationError(f"time: missing unit in duration {text!r}")
-        unit_name, rest = rest[:end], rest[end:]
+        if end == i:
+            raise DurationError(f"time: missing unit in duration {_quoted(text)}")
+        unit_name, i = text[i:end], end
         unit = UNITS.get(unit_name)
         if unit is None:
-            raise DurationError(f"time: unknown unit {unit_name!r} in duration {text!r}")
+            raise DurationError(f"time: unknown unit {_quoted(unit_name)} in duration {_quoted(text)}")
         if whole > _LIMIT // unit:
             raise _invalid(text)
         whole *= unit
@@ -188,15 +201,14 @@ def to_nanoseconds(delta: timedelta) -> int:
     return ((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) * MICROSECOND
 
 
-def parse_release_after(text: str, *, max_release_after: timedelta) -> timedelta:
-    """The TTL of a ``pod-eip-release-strategy`` duration; positive and at most the cap.
+def parse_release_after(text: str) -> timedelta:
+    """The TTL of a ``pod-eip-release-strategy`` duration: any positive Go duration.
 
-    Raises :class:`DurationError` for anything Go rejects, for zero, negative, and too long.
+    Raises :class:`DurationError` for anything Go rejects, and for zero and negative values.
+    There is no built-in maximum (seed 000: "Go-type time expressions are supported"); an
+    administrator's cap clamps, it never refuses (:mod:`podeip.domain.stateful`).
     """
     nanos = parse_go_duration(text)
     if nanos <= 0:
-        raise DurationError(f"release duration {text!r} must be positive")
-    if nanos > to_nanoseconds(max_release_after):
-        cap = format_go_duration(max_release_after)
-        raise DurationError(f"release duration {text!r} exceeds the maximum of {cap}")
+        raise DurationError(f"release duration {_quoted(text)} must be positive")
     return to_timedelta(nanos)

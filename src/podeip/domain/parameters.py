@@ -10,6 +10,13 @@ Decisions where the sources are silent:
 
 - Enumerations (charge types, ISP, protection types) match without regard to case and are
   normalized to the API's spelling, so ``paybytraffic`` is sent as ``PayByTraffic``.
+- Nothing is trimmed: a value is read exactly as written, as AENC (a Go program comparing
+  strings) reads it, so ``"BGP "`` or ``"5\\n"`` is invalid, and the error message shows the
+  blank. The one exception is the separator of a list: ``AntiDDoS_Enhanced, AntiDDoS_Enhanced``
+  is a list of two items around ``", "``.
+- Every text that reaches the request is printable Unicode that UTF-8 can encode: no control
+  characters, no NUL, no lone surrogate (which ``json.loads`` makes of ``"\\ud800"``, and
+  which neither the PodEIP nor the cloud can store).
 - ISP and charge type are not cross-checked. The single-line ISPs (``ChinaTelecom`` …) and
   ``BGP_FinanceCloud`` need a whitelisted account; whether they also need a particular metering
   is not documented in a form we can verify, so the API decides and its error surfaces as an
@@ -83,9 +90,13 @@ _BANDWIDTH = re.compile(r"([0-9]{1,9})[Mm]?")
 _ID_BODY = re.compile(r"[a-z0-9]+")
 
 
+#: Longest value any parser here looks at; longer ones are refused before any work is done.
+MAX_VALUE = 1024
+
+
 def parse_choice(text: str, choices: type[E]) -> E:
-    """One member of ``choices``, matched without regard to case or surrounding blanks."""
-    wanted = text.strip().lower()
+    """One member of ``choices``, matched without regard to case (nothing trimmed)."""
+    wanted = text.lower() if len(text) <= MAX_VALUE else ""
     for member in choices:
         if member.value.lower() == wanted:
             return member
@@ -100,7 +111,7 @@ def bandwidth_limit(*, instance: InstanceChargeType, internet: InternetChargeTyp
 def parse_bandwidth(text: str, *, maximum: int, charge_type: str) -> int:
     """Mbit/s as an integer, optionally with Terway's trailing ``M`` (``5M``), 1 to ``maximum``."""
     allowed = f"an integer number of Mbit/s from 1 to {maximum} for {charge_type}, such as 5 or 5M"
-    match = _BANDWIDTH.fullmatch(text.strip())
+    match = _BANDWIDTH.fullmatch(text) if len(text) <= 16 else None
     if match is None or not 1 <= int(match.group(1)) <= maximum:
         raise InvalidValue(allowed)
     return int(match.group(1))
@@ -108,7 +119,7 @@ def parse_bandwidth(text: str, *, maximum: int, charge_type: str) -> int:
 
 def parse_resource_id(text: str, *, prefix: str) -> str:
     """An Alibaba resource ID with this prefix: ``eip-``, ``cbwp-``, ``rg-``, ``pippool-``."""
-    value = text.strip()
+    value = text
     body = value.removeprefix(prefix)
     if body == value or len(value) > 64 or not _ID_BODY.fullmatch(body):
         raise InvalidValue(
@@ -119,7 +130,7 @@ def parse_resource_id(text: str, *, prefix: str) -> str:
 
 def parse_bounded_text(text: str, *, maximum: int) -> str:
     """Free text of at most ``maximum`` characters, without line breaks or control characters."""
-    if len(text) > maximum or not text.isprintable():
+    if len(text) > maximum or not printable(text):
         raise InvalidValue(f"printable text of at most {maximum} characters")
     return text
 
@@ -127,8 +138,10 @@ def parse_bounded_text(text: str, *, maximum: int) -> str:
 def parse_security_protection_types(text: str) -> tuple[SecurityProtectionType, ...]:
     """A comma-separated list; duplicates collapse; the API accepts at most one level."""
     found: list[SecurityProtectionType] = []
+    if len(text) > MAX_VALUE:
+        raise InvalidValue("a comma-separated list of at most one protection level: AntiDDoS_Enhanced")
     for item in text.split(","):
-        if item.strip():
+        if item := item.strip(" "):
             member = parse_choice(item, SecurityProtectionType)
             if member not in found:
                 found.append(member)
@@ -154,10 +167,26 @@ def parse_user_tags(text: str, *, max_tags: int, reserved_prefix: str) -> dict[s
     for key, value in tags.items():
         if not isinstance(value, str) or not 1 <= len(key) <= MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
             raise InvalidValue(allowed)
+        if not printable(key) or not printable(value):
+            raise InvalidValue(
+                "tag keys and values must be printable text: no control characters, no lone "
+                f"surrogates ({_escaped(key)})"
+            )
         lowered = key.lower()
         if lowered.startswith((*RESERVED_TAG_PREFIXES, reserved_prefix)):
             reserved = ", ".join((*RESERVED_TAG_PREFIXES, reserved_prefix))
-            raise InvalidValue(f"tag keys must not start with any of {reserved} ({key!r})")
+            raise InvalidValue(f"tag keys must not start with any of {reserved} ({_escaped(key)})")
         if any(scheme in f"{lowered} {value.lower()}" for scheme in ("http://", "https://")):
-            raise InvalidValue(f"tag keys and values must not contain http:// or https:// ({key!r})")
+            raise InvalidValue(f"tag keys and values must not contain http:// or https:// ({_escaped(key)})")
     return dict(sorted(tags.items()))
+
+
+def printable(text: str) -> bool:
+    """Printable (no control or format characters, no NUL) and encodable in UTF-8 (no lone surrogate)."""
+    # str.isprintable() is False for categories Cc, Cf, Cs (surrogates), Zl, Zp and Zs but the space.
+    return text.isprintable()
+
+
+def _escaped(text: str) -> str:
+    # A user's key inside an ``allowed`` text: short, quoted, with everything unprintable escaped.
+    return ascii(text[:40]) + ("…" if len(text) > 40 else "")

@@ -10,9 +10,13 @@ decides, with time passed in, and the caller only carries the decision out. The 
 - Follow: Auto is released and the PodEIP deleted; Static is unassociated and the PodEIP
   deleted ("forget"); **Static is never released by any path**, and neither is anything whose
   type is not exactly ``Auto``;
-- TTL: kept, unbound, until ``podLastSeen + releaseAfter``, then as Follow. An empty
-  ``podLastSeen`` means "set it now", never "long ago". A ``podLastSeen`` in the future (a
-  skewed clock) is treated as now and rewritten, so it cannot postpone the release forever;
+- TTL: kept, unbound, until ``goneSince + releaseAfter``, then as Follow. ``goneSince`` is the
+  moment the operator first saw the pod gone; the caller records it on the PodEIP (so that a
+  restart neither shortens nor lengthens the TTL) and stamps ``podLastSeen`` with it. None
+  means "first seen gone now": the clock starts now, never "long ago". A ``goneSince`` in the
+  future (a skewed clock) counts as now and is rewritten, so it cannot postpone the release
+  forever. The TTL never runs from ``podLastSeen`` while the pod was present: that is refreshed
+  only once per GC period, and would release up to a period early;
 - Never: kept until a user deletes the PodEIP;
 - a user deleting the PodEIP releases an Auto EIP and forgets a Static one, whatever the strategy;
 - a new pod with the same name and the same controller owner re-binds a kept EIP (TTL or
@@ -65,6 +69,8 @@ class Decision:
     action: Action
     #: Write this to ``status.podLastSeen`` (None: leave it as it is).
     last_seen: datetime | None = None
+    #: Record this as the moment the pod was first seen gone (None: leave the record as it is).
+    gone_since: datetime | None = None
     #: When to look again (the TTL deadline); None: no timed check needed.
     next_check: datetime | None = None
     #: Why a fail-safe keep happened, for a Warning Event; None when all was understood.
@@ -91,7 +97,7 @@ def decide(
     strategy: ReleaseStrategy | str,
     release_after: str | None,
     pod: PodPresence,
-    last_seen: datetime | None,
+    gone_since: datetime | None,
     now: datetime,
     podeip_deleted: bool = False,
 ) -> Decision:
@@ -105,35 +111,37 @@ def decide(
         note = (
             f"unknown allocation type {allocation_type!r} or release strategy {strategy!r}: the EIP is kept"
         )
-        return _kept(pod, last_seen=last_seen, now=now, note=note)
+        return _kept(pod, gone_since=gone_since, now=now, note=note)
     if strategy == ReleaseStrategy.FOLLOW:
         return Decision(final)
     if pod is PodPresence.REBORN:
         return Decision(Action.ASSOCIATE, last_seen=now)
     if strategy == ReleaseStrategy.NEVER:
-        return _kept(pod, last_seen=last_seen, now=now)
+        return _kept(pod, gone_since=gone_since, now=now)
     ttl = _ttl(release_after)
     if ttl is None:
         note = f"releaseAfter {release_after!r} is not a positive Go duration: the EIP is kept"
-        return _kept(pod, last_seen=last_seen, now=now, note=note)
-    anchor = now if last_seen is None or last_seen > now else last_seen
+        return _kept(pod, gone_since=gone_since, now=now, note=note)
+    anchor = now if gone_since is None or gone_since > now else gone_since
     deadline = anchor + ttl
     if deadline <= now:
         return Decision(final)
-    return _kept(pod, last_seen=last_seen, now=now, next_check=deadline)
+    return _kept(pod, gone_since=gone_since, now=now, next_check=deadline)
 
 
 def _kept(
     pod: PodPresence,
     *,
-    last_seen: datetime | None,
+    gone_since: datetime | None,
     now: datetime,
     next_check: datetime | None = None,
     note: str | None = None,
 ) -> Decision:
     action = Action.REFUSE if pod is PodPresence.UNRELATED else Action.UNASSOCIATE_AND_KEEP
-    rewrite = now if last_seen is None or last_seen > now else None
-    return Decision(action, last_seen=rewrite, next_check=next_check, note=note)
+    first_seen_gone = now if gone_since is None or gone_since > now else None
+    return Decision(
+        action, last_seen=first_seen_gone, gone_since=first_seen_gone, next_check=next_check, note=note
+    )
 
 
 def _ttl(release_after: str | None) -> timedelta | None:

@@ -26,9 +26,32 @@ _SHOWN = 80
 
 
 def show(value: str) -> str:
-    """A value for a one-line message: shortened, with line breaks and controls escaped."""
-    text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+    """A value for a one-line message, quoted: at most ``_SHOWN`` characters of output, every
+    unprintable character (line breaks, NUL, controls, lone surrogates) escaped as ``\\n``,
+    ``\\x00``, ``\\ud800``, and cut only between whole characters (never inside an escape).
+
+    Only the first ``_SHOWN`` characters are looked at, so a 256 KiB value costs nothing; the
+    result is printable and encodable in UTF-8 whatever the input. A value with surrounding
+    blanks shows them inside the quotes.
+    """
+    pieces: list[str] = []
+    used = 2  # the quotes
+    for char in value[:_SHOWN]:
+        piece = char if char.isprintable() and char not in '"\\' else _escape(char)
+        if used + len(piece) > _SHOWN - 1:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    else:
+        if len(value) <= _SHOWN:
+            return '"' + "".join(pieces) + '"'
+    return '"' + "".join(pieces) + '"…'
+
+
+def _escape(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,16 @@ class EipRequest(BaseModel):
                 raise ValueError("a Static request has an allocation_id and no allocation parameters")
         elif self.allocation_id is not None or None in charges:
             raise ValueError("an Auto request has bandwidth and charge types, and no allocation_id")
+        return self
+
+    @model_validator(mode="after")
+    def _storable(self) -> Self:
+        # Every text must survive JSON, the API server and the cloud unchanged: the frozen
+        # request is compared byte for byte, and a lone surrogate cannot be serialised at all.
+        texts = [v for v in self.model_dump(mode="python").values() if isinstance(v, str)]
+        texts += [t for pair in self.tags.items() for t in pair]
+        if not all(p.printable(text) or text == "" for text in texts):
+            raise ValueError("request texts must be printable and encodable in UTF-8")
         return self
 
     def canonical_json(self) -> str:

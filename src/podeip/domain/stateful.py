@@ -14,7 +14,13 @@ written as ``Kind``, ``group/Kind`` or ``Kind.group``; only the kind is compared
 
 ``Follow`` and ``Never`` are matched without regard to case (``never`` is accepted): AENC's
 documentation spells them capitalized, and reading a lower-case spelling as a malformed
-duration would only turn a clear intent into an error.
+duration would only turn a clear intent into an error. Nothing is trimmed (the rule for every
+annotation value, :mod:`podeip.domain.annotations`): ``"10m\\n"`` is invalid, as in Go.
+
+A TTL may be any positive Go duration. An administrator's maximum (``podeip.maxReleaseAfter``,
+unset by default) clamps a longer one: the EIP is kept for the maximum, ``releaseAfter``
+records the maximum in Go's spelling, and the caller warns. A cap never refuses: refusing
+would leave the pod with no EIP at all, which is worse for the user than a shorter TTL.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from datetime import timedelta
 
 from podeip import constants
 from podeip.api.podeip import ReleaseStrategy
-from podeip.domain.durations import parse_release_after
+from podeip.domain.durations import format_go_duration, parse_release_after
 
 
 @dataclass(frozen=True)
@@ -34,21 +40,30 @@ class ReleasePolicy:
     #: The user's duration string, verbatim (TTL only); it goes into ``releaseAfter``.
     release_after: str | None = None
     ttl: timedelta | None = None
+    #: The user's duration when it was longer than the maximum and clamped (None: not clamped).
+    clamped_from: str | None = None
 
 
 FOLLOW = ReleasePolicy(ReleaseStrategy.FOLLOW)
 NEVER = ReleasePolicy(ReleaseStrategy.NEVER)
 
 
-def parse_release_strategy(text: str, *, max_release_after: timedelta) -> ReleasePolicy:
-    """``Follow``, ``Never`` or a TTL; raises ``DurationError`` for anything else."""
-    word = text.strip()
-    if word.lower() == "follow":
+def parse_release_strategy(text: str, *, max_release_after: timedelta | None = None) -> ReleasePolicy:
+    """``Follow``, ``Never`` or a TTL (clamped to ``max_release_after``); raises ``DurationError``
+    for anything else."""
+    if text.lower() == "follow":
         return FOLLOW
-    if word.lower() == "never":
+    if text.lower() == "never":
         return NEVER
-    ttl = parse_release_after(word, max_release_after=max_release_after)
-    return ReleasePolicy(ReleaseStrategy.TTL, release_after=word, ttl=ttl)
+    ttl = parse_release_after(text)
+    if max_release_after is not None and ttl > max_release_after:
+        return ReleasePolicy(
+            ReleaseStrategy.TTL,
+            release_after=format_go_duration(max_release_after),
+            ttl=max_release_after,
+            clamped_from=text,
+        )
+    return ReleasePolicy(ReleaseStrategy.TTL, release_after=text, ttl=ttl)
 
 
 def _kind(name: str) -> str:

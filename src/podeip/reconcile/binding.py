@@ -35,6 +35,12 @@ LOST_CONFIRM = 5.0
 class Binding(PassBase):
     async def _ensure_bound(self, podeip: PodEIP, pod: PodView) -> None:
         key = (pod.namespace, pod.name)
+        if not pod.pod_ip or not pod.node_name:
+            # No cloud call before the pod is scheduled and has its IP (seed 000: the EIP comes
+            # "after a pod IP address is allocated"): an EIP for a pod that may never run is
+            # billed and takes quota. The pod's next event (its IP) brings it back.
+            await self._show(podeip, pod, reason="WaitingForPodIP", message="the pod has no IP yet")
+            return
         kind, _ = records.kind_of_strategy(podeip)
         if kind is AllocationType.AUTO and not podeip.spec.allocation_id:
             uid = podeip.metadata.uid or ""
@@ -53,9 +59,6 @@ class Binding(PassBase):
         if steps.owner_tags_state(self.d, podeip, eip) == "foreign":
             await self._conflict(podeip, pod, f"EIP {allocation_id} carries another owner's tags")
             raise Requeue(after=SLOW_RETRY, reason="EIP not ours")
-        if not pod.pod_ip:
-            await self._show(podeip, pod, reason="WaitingForPodIP", message="the pod has no IP yet")
-            return  # the pod's next event (an IP) enqueues it again
         if eip.status in BUSY_STATES:
             await self._show(
                 podeip, pod, reason=eip.status.value, message=f"EIP {allocation_id} is {eip.status}"

@@ -98,7 +98,7 @@ class Reconciler(Binding, Teardown):
                 recorded_owner=podeip.annotations.get(c.ANN_OWNER, ""),
                 asks_for_eip=pod is not None and self._asks_for(pod, podeip),
             ),
-            last_seen=podeip.status.pod_last_seen if podeip.status else None,
+            gone_since=records.gone_since_of(podeip),
             now=self.d.clock(),
         )
         if decision.action is release.Action.ASSOCIATE and pod is not None:
@@ -140,13 +140,16 @@ class Reconciler(Binding, Teardown):
 
     def _parse(self, pod: PodView) -> ParseResult:
         s = self.d.settings
+        # On a virtual node served by us, ECI reads its own eci-* aliases: we must not (§2.5).
+        on_virtual = self._virtual_nodes.get(pod.node_name or "", False)
         return parse_pod_annotations(
             pod.annotations,
             owner_kind=pod.owner.kind if pod.owner else None,
             custom_stateful_kinds=s.custom_stateful_workload_kinds,
-            max_release_after=timedelta(seconds=s.max_release_after_seconds),
+            max_release_after=s.max_release_after,
             max_bandwidth=s.max_bandwidth_mbps,
             allow_prepaid=s.allow_prepaid,
+            eci_aliases=not (s.enable_virtual_node and on_virtual),
         )
 
     def _asks_for(self, pod: PodView, podeip: PodEIP) -> bool:
@@ -161,6 +164,12 @@ class Reconciler(Binding, Teardown):
     async def _create(self, pod: PodView) -> PodEIP | None:
         if pod.is_gone or pod.is_terminating:
             return None
+        if not pod.node_name:
+            # Nothing is decided before the pod is scheduled (compatibility §2.5): its node
+            # decides whether it is served at all (virtual nodes) and which keys are read; its
+            # next event (the binding) brings it back.
+            return None
+        on_virtual = await self._on_virtual_node(pod)
         parsed = self._parse(pod)
         if not parsed.requested:
             await self._report(pod, parsed)
@@ -170,7 +179,7 @@ class Reconciler(Binding, Teardown):
                 pod, c.EV_POD_SKIPPED, "hostNetwork pods share the node IP: no EIP is bound"
             )
             return None
-        if not self.d.settings.enable_virtual_node and await self._on_virtual_node(pod):
+        if not self.d.settings.enable_virtual_node and on_virtual:
             await self._tell_once(
                 pod, c.EV_POD_SKIPPED, "pod runs on a virtual node and enableVirtualNode is off"
             )
@@ -240,6 +249,8 @@ class Reconciler(Binding, Teardown):
         patch: dict[str, Any] = {"metadata": {"annotations": {c.ANN_POD_UID: pod.uid}}}
         if not podeip.annotations.get(c.ANN_OWNER):
             patch["metadata"]["annotations"][c.ANN_OWNER] = records.owner_label(pod)
+        if reborn:  # the pod is back: its TTL no longer runs
+            patch["metadata"]["annotations"][c.ANN_POD_GONE_SINCE] = None
         if reborn and parsed.request is not None:  # the new pod's release strategy replaces the stored one
             spec_type: dict[str, Any] = {"releaseStrategy": parsed.request.release_strategy.value}
             spec_type["releaseAfter"] = parsed.request.release_after

@@ -12,6 +12,9 @@ Private annotations on a PodEIP (prefix ``podeip-controller.alibabacloud.com/``)
   nothing and its token is burnt (IdempotentParameterMismatch), or the EIP was lost;
 - ``pod-uid`` / ``owner``: which pod the PodEIP serves, and its controller (``Kind/name``),
   for same-name reuse (compatibility §5.3);
+- ``pod-gone-since``: when the operator first saw the pod gone (deleted, or Succeeded/Failed),
+  with microseconds, so that a TTL is never shortened by rounding; written before anything
+  else is done for the gone pod, removed when a same-name pod comes back;
 - ``binding``: ``<eni-id>/<private-ip>[/primary]`` recorded just before Associate (or when
   an adopted EIP is found on the pod), so that compare-and-act unassociate (R6) knows what we
   bound even if the call's answer was lost.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from podeip import constants as c
@@ -95,6 +98,23 @@ def allocate_request(request: EipRequest | None) -> AllocateRequest:
         security_protection_types=tuple(t.value for t in request.security_protection_types),
         tags=request.tags,
     )
+
+
+def gone_since_of(podeip: PodEIP) -> datetime | None:
+    """The recorded moment the pod was first seen gone; None when not recorded (or unreadable,
+    which restarts the TTL now: later, never earlier)."""
+    raw = podeip.annotations.get(c.ANN_POD_GONE_SINCE)
+    if not raw:
+        return None
+    try:
+        seen = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen
+
+
+def format_gone_since(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def attempt_of(podeip: PodEIP) -> int:

@@ -33,6 +33,13 @@ class Teardown(PassBase):
     async def _pod_gone(self, podeip: PodEIP, decision: release.Decision) -> None:
         """Unbind at once (whatever the strategy), then delete, wait for the TTL, or keep."""
         key = key_of(podeip)
+        if decision.gone_since is not None:
+            # First seen gone: the TTL runs from now, recorded before anything else so that a
+            # restart neither restarts nor shortens it.
+            moment = records.format_gone_since(decision.gone_since)
+            podeip = await steps.record(
+                self.d, podeip, {"metadata": {"annotations": {c.ANN_POD_GONE_SINCE: moment}}}
+            )
         allocation_id = podeip.spec.allocation_id
         eip = await self.looks.eip(allocation_id) if allocation_id else None
         if eip is not None and eip.status in BUSY_STATES:

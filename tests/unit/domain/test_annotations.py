@@ -16,6 +16,7 @@ from podeip import constants as c
 from podeip.api.podeip import AllocationType, ReleaseStrategy
 from podeip.domain.annotations import EipRequest, candidate_keys, parse_pod_annotations
 from podeip.domain.parameters import InstanceChargeType, InternetChargeType, Isp, SecurityProtectionType
+from podeip.domain.request import show
 
 AUTO = c.PREFIX_K8S + c.POD_WITH_EIP
 N = c.PREFIX_NETWORK
@@ -36,7 +37,14 @@ def test_candidate_keys_cover_both_prefixes_and_the_three_aliases_in_precedence_
         N + "pod-eip-instanceid",
         K + "pod-eip-instanceid",
         K + "eci-eip-instanceid",
+        c.ACS_ALLOCATED_EIP_ID,
     ]
+    assert candidate_keys(c.POD_EIP_INSTANCE_ID, eci_aliases=False) == (
+        N + "pod-eip-instanceid",
+        K + "pod-eip-instanceid",
+        c.ACS_ALLOCATED_EIP_ID,
+    )
+    assert candidate_keys(c.EIP_INTERNET_CHARGE_TYPE, eci_aliases=False)[2:] == (K + "eip-charge-type",)
     assert keyed(c.EIP_INTERNET_CHARGE_TYPE)[2:] == [K + "eip-charge-type"]
     assert keyed(c.EIP_BANDWIDTH) == [N + "eip-bandwidth", K + "eip-bandwidth"]
 
@@ -103,8 +111,18 @@ INVALID_AUTO = [
     (c.RELEASE_STRATEGY, "10", "missing unit"),
     (c.RELEASE_STRATEGY, "-5m", "must be positive"),
     (c.RELEASE_STRATEGY, "0s", "must be positive"),
-    (c.RELEASE_STRATEGY, "169h", "Follow, Never, or a positive Go duration up to 168h0m0s"),
     (c.RELEASE_STRATEGY, "Always", "invalid duration"),
+    (c.RELEASE_STRATEGY, "1h\n", "without surrounding blanks"),
+    (c.RELEASE_STRATEGY, " 10m", "invalid duration"),
+    (c.RELEASE_STRATEGY, "Never ", "invalid duration"),
+    (c.EIP_BANDWIDTH, "5 ", "such as 5 or 5M"),
+    (c.EIP_ISP, "BGP\n", "one of BGP, BGP_PRO"),
+    (c.EIP_INTERNET_CHARGE_TYPE, " PayByTraffic", "one of PayByTraffic"),
+    (c.EIP_RESOURCE_GROUP_ID, "rg-abc ", "rg-<lower-case"),
+    (c.EIP_TAGS, '{"a":"\\ud800"}', "printable text"),
+    (c.EIP_TAGS, '{"a":"\\u0000"}', "printable text"),
+    (c.EIP_TAGS, '{"a\\nb":"v"}', "printable text"),
+    (c.EIP_NAME, "a\x00b", "printable text"),
 ]
 
 
@@ -119,7 +137,7 @@ def test_invalid_values_are_errors_naming_key_value_and_what_is_allowed(
     assert result.request is None and result.requested
     [error] = result.errors
     assert (error.key, error.value) == (key, value)
-    assert error.message.startswith(f"{key}={value[:60]}")
+    assert error.message.startswith(f"{key}={show(value)}")
     assert allowed in error.message
     assert "\n" not in error.message
 
@@ -135,25 +153,30 @@ def test_pod_with_eip_true_asks_for_an_auto_eip_with_explicit_defaults(key: str)
     )
 
 
-@pytest.mark.parametrize("value", ["false", "", "  "])
-def test_pod_with_eip_false_or_blank_asks_for_nothing_quietly(value: str) -> None:
+@pytest.mark.parametrize("value", ["false", ""])
+def test_pod_with_eip_false_or_empty_asks_for_nothing_quietly(value: str) -> None:
     assert parse({AUTO: value}) == parse({})
     assert parse({}).request is None and not parse({}).requested and parse({}).warnings == ()
 
 
-@pytest.mark.parametrize("value", ["True", "yes", "1", "on"])
-def test_other_pod_with_eip_values_warn_and_do_not_enable(value: str) -> None:
+@pytest.mark.parametrize("value", ["True", "yes", "1", "on", "true ", " true", "true\n", "  "])
+def test_other_pod_with_eip_values_are_errors_and_enable_nothing(value: str) -> None:
     result = parse({AUTO: value})
-    assert result.request is None and not result.requested
-    [warning] = result.warnings
-    assert warning.reason == c.EV_INVALID_ANNOTATION and warning.key == AUTO and value in warning.message
+    assert result.request is None and result.requested
+    [error] = result.errors
+    assert error.key == AUTO and error.value == value and show(value) in error.message
+    assert '"true" allocates an EIP' in error.message
 
 
 @pytest.mark.parametrize("key", keyed(c.POD_EIP_INSTANCE_ID))
 def test_instance_id_makes_a_static_request_by_itself(key: str) -> None:
     result = parse({key: "eip-bp14qxxxx"})
     assert result.request == EipRequest(allocation_type=AllocationType.STATIC, allocation_id="eip-bp14qxxxx")
-    assert result.warnings == ()
+    if key == c.ACS_ALLOCATED_EIP_ID:
+        [note] = result.warnings
+        assert (note.reason, note.key, note.event_type) == (c.EV_EXISTING_EIP_REQUESTED, key, "Normal")
+    else:
+        assert result.warnings == ()
 
 
 def test_instance_id_with_pod_with_eip_is_static_and_warns() -> None:
@@ -198,13 +221,29 @@ def test_parameters_without_an_enabling_key_are_ignored_unvalidated() -> None:
     assert K + c.EIP_BANDWIDTH in warning.message and N + c.EIP_TAGS in warning.message
 
 
-def test_allocated_eip_id_without_instance_id_suggests_pod_eip_instanceid() -> None:
+def test_acs_allocated_eip_id_is_an_existing_eip_request_with_a_normal_event() -> None:
     result = parse({c.ACS_ALLOCATED_EIP_ID: "eip-abc", AUTO: "true"})
-    assert result.request is not None and result.request.allocation_type is AllocationType.AUTO
-    [warning] = result.warnings
-    assert warning.key == c.ACS_ALLOCATED_EIP_ID and c.POD_EIP_INSTANCE_ID in warning.message
+    assert result.request == EipRequest(allocation_type=AllocationType.STATIC, allocation_id="eip-abc")
+    notes = {w.reason: w for w in result.warnings}
+    acs = notes[c.EV_EXISTING_EIP_REQUESTED]
+    assert acs.event_type == "Normal" and acs.key == c.ACS_ALLOCATED_EIP_ID and "Static" in acs.message
+    assert notes[c.EV_ANNOTATION_IGNORED].key == AUTO  # pod-with-eip is redundant next to it
     with_instance = parse({c.ACS_ALLOCATED_EIP_ID: "eip-abc", K + c.POD_EIP_INSTANCE_ID: "eip-abc"})
-    assert with_instance.warnings == ()
+    assert with_instance.request is not None and with_instance.warnings == ()
+    differing = parse({c.ACS_ALLOCATED_EIP_ID: "eip-other", K + c.POD_EIP_INSTANCE_ID: "eip-abc"})
+    assert differing.request is not None and differing.request.allocation_id == "eip-abc"
+    [conflict] = differing.warnings
+    assert (conflict.reason, conflict.key) == (c.EV_CONFLICTING_ANNOTATIONS, c.ACS_ALLOCATED_EIP_ID)
+    bad = parse({c.ACS_ALLOCATED_EIP_ID: "203.0.113.9"})
+    assert bad.request is None and [e.key for e in bad.errors] == [c.ACS_ALLOCATED_EIP_ID]
+
+
+def test_eci_aliases_are_not_read_on_a_virtual_node_served_by_us() -> None:
+    assert parse({K + "eci-with-eip": "true"}, eci_aliases=False) == parse({})
+    assert parse({K + "eci-eip-instanceid": "eip-abc"}, eci_aliases=False).request is None
+    own = parse({N + c.POD_WITH_EIP: "true", K + "eci-eip-instanceid": "eip-abc"}, eci_aliases=False)
+    assert own.request is not None and own.request.allocation_type is AllocationType.AUTO
+    assert parse({K + "eci-with-eip": "true"}).request is not None  # elsewhere the alias counts
 
 
 @pytest.mark.parametrize(
@@ -297,8 +336,29 @@ def test_release_strategy_words_match_without_regard_to_case_and_cap_is_configur
         parse({AUTO: "true", K + c.RELEASE_STRATEGY: "FOLLOW"}).request.release_strategy
         is ReleaseStrategy.FOLLOW
     )
-    capped = parse({AUTO: "true", K + c.RELEASE_STRATEGY: "2h"}, max_release_after=timedelta(hours=1))
-    assert capped.request is None and "up to 1h0m0s" in capped.errors[0].message
+
+
+def test_every_positive_go_duration_is_a_ttl_without_a_maximum() -> None:
+    for text in ("720h", "8760h", "2562047h", "1ns", "1.5h"):
+        request = parse({AUTO: "true", K + c.RELEASE_STRATEGY: text}).request
+        assert request is not None and request.release_after == text, text
+    assert parse({AUTO: "true", K + c.RELEASE_STRATEGY: "720h"}).warnings == ()
+
+
+def test_a_ttl_above_the_administrators_maximum_is_clamped_with_a_warning_never_refused() -> None:
+    result = parse({AUTO: "true", K + c.RELEASE_STRATEGY: "720h"}, max_release_after=timedelta(days=7))
+    assert result.errors == () and result.request is not None
+    assert result.request.release_after == "168h0m0s"
+    assert result.request.release_ttl == timedelta(days=7)
+    [warning] = result.warnings
+    assert (warning.reason, warning.key, warning.event_type) == (
+        c.EV_RELEASE_STRATEGY_CLAMPED,
+        K + c.RELEASE_STRATEGY,
+        "Warning",
+    )
+    assert '"720h"' in warning.message and "168h0m0s" in warning.message
+    within = parse({AUTO: "true", K + c.RELEASE_STRATEGY: "168h"}, max_release_after=timedelta(days=7))
+    assert within.request is not None and within.request.release_after == "168h" and within.warnings == ()
 
 
 @pytest.mark.parametrize(

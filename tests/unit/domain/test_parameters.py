@@ -66,8 +66,36 @@ def test_bandwidth_limit_follows_the_api_table(
 
 
 def test_choices_are_normalized_to_the_api_spelling() -> None:
-    assert p.parse_choice(" chinamobile_l2 ", p.Isp) is p.Isp.CHINA_MOBILE_L2
+    assert p.parse_choice("chinamobile_l2", p.Isp) is p.Isp.CHINA_MOBILE_L2
     assert p.parse_choice("BGP_FinanceCloud", p.Isp).value == "BGP_FinanceCloud"
+
+
+@pytest.mark.parametrize("text", [" BGP", "BGP ", "BGP\n", "\tBGP", "B GP", "BGP\x00"])
+def test_no_parser_trims_surrounding_blanks(text: str) -> None:
+    with pytest.raises(p.InvalidValue):
+        p.parse_choice(text, p.Isp)
+    with pytest.raises(p.InvalidValue):
+        p.parse_resource_id(text.replace("BGP", "rg-abc"), prefix="rg-")
+    with pytest.raises(p.InvalidValue):
+        p.parse_bandwidth(text.replace("BGP", "5"), maximum=200, charge_type="PayByTraffic")
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":"\\ud800"}', '{"\\udfff":"v"}', '{"a":"\\u0000"}', '{"a":"x\\u2028y"}', '{"a":"\\t"}']
+)
+def test_tags_with_surrogates_or_control_characters_are_refused(text: str) -> None:
+    with pytest.raises(p.InvalidValue, match="printable text"):
+        p.parse_user_tags(text, max_tags=15, reserved_prefix="x/")
+
+
+def test_huge_or_deeply_nested_values_are_refused_quickly() -> None:
+    for text in ("[" * 100_000, '{"a":' * 100_000, "x" * 262_144):
+        with pytest.raises(p.InvalidValue):
+            p.parse_user_tags(text, max_tags=15, reserved_prefix="x/")
+    with pytest.raises(p.InvalidValue):
+        p.parse_security_protection_types("," * 262_144)
+    with pytest.raises(p.InvalidValue):
+        p.parse_choice("b" * 262_144, p.Isp)
 
 
 def test_tags_come_back_sorted_by_key() -> None:
