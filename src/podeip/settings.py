@@ -152,6 +152,8 @@ class Settings(BaseSettings):
         # that "720" is not silently read as 720 seconds.
         if value is None or value == "":
             return None
+        if isinstance(value, timedelta) and value > timedelta(0):
+            return value
         if not isinstance(value, str):
             raise ValueError("a Go duration such as 720h")
         try:

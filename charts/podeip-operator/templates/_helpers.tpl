@@ -162,6 +162,10 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   value: {{ $p.allowPrePaid | quote }}
 - name: PODEIP_MAX_BANDWIDTH_MBPS
   value: {{ $p.maxBandwidthMbps | int | quote }}
+{{- with $p.maxReleaseAfter }}
+- name: PODEIP_MAX_RELEASE_AFTER
+  value: {{ . | quote }}
+{{- end }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT

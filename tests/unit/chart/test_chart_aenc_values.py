@@ -258,3 +258,13 @@ def test_merged_stateful_kinds_reach_the_operator_as_a_list(render: Render) -> N
     settings = _settings_from(render(sets=sets).env)
     assert settings["custom_stateful_workload_kinds"] == ["GameServerSet", "CloneSet"]
     assert settings["enable_controllers"] == ["eip", "natgw"]
+
+
+def test_max_release_after_is_unset_by_default_and_a_go_duration_when_set(render: Render) -> None:
+    assert "PODEIP_MAX_RELEASE_AFTER" not in render("aenc-ack.yaml").env
+    rendered = render("aenc-ack.yaml", sets=["podeip.maxReleaseAfter=720h"])
+    assert rendered.env["PODEIP_MAX_RELEASE_AFTER"] == "720h"
+    assert _settings_from(rendered.env)["max_release_after"] == "P30D"
+    assert _settings_from(render("aenc-ack.yaml").env)["max_release_after"] is None
+    with pytest.raises(HelmFailed, match="maxReleaseAfter"):
+        render("aenc-ack.yaml", sets=["podeip.maxReleaseAfter=720"])  # seconds? minutes? refused
