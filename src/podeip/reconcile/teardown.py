@@ -55,8 +55,10 @@ class Teardown(PassBase):
         fields: dict[str, Any] = {"privateIPAddress": None, "networkInterfaceID": None}
         if eip is not None:
             fields |= records.observed_status(eip)
-        if decision.last_seen is not None:
-            fields["podLastSeen"] = decision.last_seen
+        # podLastSeen shows the moment the TTL runs from (written once the EIP is unbound).
+        seen_gone = records.gone_since_of(podeip) or decision.last_seen
+        if seen_gone is not None:
+            fields["podLastSeen"] = seen_gone
         if decision.action in (release.Action.RELEASE, release.Action.UNASSOCIATE_AND_FORGET):
             await self._write_status(podeip, fields, ready=("False", "Releasing", "the pod is gone"))
             try:
