@@ -16,6 +16,7 @@ Kubernetes whose cloud is a tripwire (``fakes.py``):
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 from datetime import timedelta
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podeip import constants as c
+from podeip import lint
 from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
 from podeip.domain.annotations import candidate_keys, parse_pod_annotations
@@ -256,3 +258,36 @@ def test_gone_since_is_recorded_with_microseconds_and_read_back() -> None:
         }
     )
     assert records.gone_since_of(garbled) is None
+
+
+# ---- podeip lint agrees with the operator ------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    annotations=st.dictionaries(st.sampled_from(ALL_KEYS), NASTY, max_size=6),
+    kind=st.sampled_from(["Pod", "StatefulSet", "Deployment"]),
+    virtual=st.booleans(),
+)
+def test_lint_reads_every_value_as_the_operator_does(
+    annotations: dict[str, str], kind: str, virtual: bool
+) -> None:
+    """Same parser, same defaults: lint's result for a template is the operator's for its pod."""
+    parser = argparse.ArgumentParser()
+    lint.add_arguments(parser)
+    args = parser.parse_args(["x.yaml", *(["--virtual-node"] if virtual else [])])
+    owner = None if kind == "Pod" else kind
+    template = lint.Template("x.yaml:1", kind, "web", owner, annotations)
+    from_lint, bad = lint._check(
+        template,
+        [],
+        max_release_after=None,
+        max_bandwidth=args.max_bandwidth,
+        allow_prepaid=args.allow_prepaid,
+        eci_aliases=not args.virtual_node,
+    )
+    world = world_with(annotations, owner=owner, node="virtual-a" if virtual else "node-a")
+    operator = reconciler(world, Settings(cloud={"provider": "simulated"}, enable_virtual_node=virtual))
+    operator._virtual_nodes["virtual-a"] = True
+    from_operator = operator._parse(PodView.from_body(world.pods[KEY]))
+    assert bad == [] and from_lint == from_operator
