@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from podeip.domain import durations
+from podeip.api import durations
 
 #: A list given in the environment as ``a,b,c`` (not JSON).
 CommaList = Annotated[list[str], NoDecode]
