@@ -172,6 +172,8 @@ def parse_pod_annotations(
             key=instance_id.key,
             event_type="Normal",
         )
+    if not eci_aliases:
+        _note_eci_aliases(reader, ours=instance_id or with_eip)
     bad_switch = with_eip is not None and with_eip.value not in ("true", "false")
     if bad_switch and with_eip is not None and instance_id is None:
         reader.error(with_eip, '"true" allocates an EIP for the pod, "false" (or no value) does not')
@@ -224,6 +226,19 @@ def parse_pod_annotations(
     return ParseResult(
         request=request, requested=True, errors=tuple(reader.errors), warnings=tuple(reader.warnings)
     )
+
+
+def _note_eci_aliases(reader: _Reader, *, ours: _Found | None) -> None:
+    """On a virtual node the ``eci-*`` aliases are ECI's: say so, and warn when our own key asks
+    too, since ECI and this operator would then bind one EIP each."""
+    for alias in sorted(ECI_ALIASES):
+        key = c.PREFIX_K8S + alias
+        if not reader.annotations.get(key):
+            continue
+        message = f"{key} is left to ECI on this virtual node, which serves it itself"
+        if ours is not None:
+            message += f"; with {ours.key} set too, the pod may get two EIPs: keep only one of them"
+        reader.warn(c.EV_ANNOTATION_IGNORED, message, key=key, event_type="Warning" if ours else "Normal")
 
 
 def _build(reader: _Reader, fields: dict[str, object], enabling: _Found | None) -> EipRequest | None:

@@ -239,10 +239,15 @@ def test_acs_allocated_eip_id_is_an_existing_eip_request_with_a_normal_event() -
 
 
 def test_eci_aliases_are_not_read_on_a_virtual_node_served_by_us() -> None:
-    assert parse({K + "eci-with-eip": "true"}, eci_aliases=False) == parse({})
+    left = parse({K + "eci-with-eip": "true"}, eci_aliases=False)
+    assert left.request is None and not left.requested
+    [note] = left.warnings
+    assert (note.reason, note.key, note.event_type) == (c.EV_ANNOTATION_IGNORED, K + "eci-with-eip", "Normal")
     assert parse({K + "eci-eip-instanceid": "eip-abc"}, eci_aliases=False).request is None
     own = parse({N + c.POD_WITH_EIP: "true", K + "eci-eip-instanceid": "eip-abc"}, eci_aliases=False)
     assert own.request is not None and own.request.allocation_type is AllocationType.AUTO
+    [double] = own.warnings
+    assert double.event_type == "Warning" and "two EIPs" in double.message
     assert parse({K + "eci-with-eip": "true"}).request is not None  # elsewhere the alias counts
 
 
