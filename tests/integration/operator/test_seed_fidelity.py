@@ -11,6 +11,8 @@ the operator as ``podeip run`` and the simulated cloud behind the official SDK:
   release comes after that moment plus the TTL, never before, and within one GC period after,
   also when the operator restarts in between;
 - ACS's ``allocated-eip-id`` pins an existing EIP (Static), with a Normal Event;
+- values no request can hold (a lone surrogate in ``eip-tags``, NUL, ``"1h\\n"``, 200 kB, deeply
+  nested JSON) give each live pod an ``InvalidAnnotation`` Event and a False gate, nothing else;
 - every test ends with a leak audit of the simulated cloud.
 """
 
@@ -233,3 +235,38 @@ def test_acs_allocated_eip_id_pins_an_existing_eip(
     wait_for(lambda: podeip(kubectl, namespace, "pinned") is None, what="the PodEIP forgotten")
     assert any(e.allocation_id == static.allocation_id for e in cloud.engine.eips())
     leak_audit(cloud.engine, kubectl, namespace, static_ids=(static.allocation_id,))
+
+
+def test_values_that_cannot_be_stored_give_an_event_and_a_false_gate_on_live_pods(
+    operator: OperatorProcess, cloud: RunningSimulator, kubectl: Kubectl, namespace: str
+) -> None:
+    bad = {
+        "surrogate": (NET + "eip-tags", '{"a":"\\ud800"}'),
+        "nul": (NET + "eip-name", "web\u00000"),
+        "newline": (NET + "pod-eip-release-strategy", "1h\n"),
+        "huge": (NET + "eip-description", "d" * 200_000),
+        "nested": (NET + "eip-tags", "[" * 10_000 + "]" * 10_000),
+    }
+    allocations = len(cloud.engine.call_log(action="AllocateEipAddress"))
+    for name, (key, value) in bad.items():
+        # create, not apply: apply would copy the 200 kB into last-applied-configuration.
+        manifest = pod_manifest(name, {NET + "pod-with-eip": "true", key: value})
+        kubectl("-n", namespace, "create", "-f", "-", input=json.dumps(manifest))
+
+    def gate(name: str) -> dict | None:  # type: ignore[type-arg]
+        conditions = (pod(kubectl, namespace, name) or {}).get("status", {}).get("conditions") or []
+        return next((x for x in conditions if x["type"] == c.READINESS_GATE), None)
+
+    for name, (key, _) in bad.items():
+        found = wait_for(lambda name=name: gate(name), what=f"the gate of {name}")
+        assert found["status"] == "False" and found["reason"] == c.EV_INVALID_ANNOTATION  # type: ignore[index]
+        invalid = [
+            e
+            for e in events(kubectl, namespace, reason=c.EV_INVALID_ANNOTATION)
+            if e["involvedObject"]["name"] == name
+        ]
+        assert invalid and key in invalid[0]["message"] and len(invalid[0]["message"]) < 1024, name
+        assert podeip(kubectl, namespace, name) is None
+    assert len(cloud.engine.call_log(action="AllocateEipAddress")) == allocations
+    kubectl("-n", namespace, "delete", "pod", *bad)
+    leak_audit(cloud.engine, kubectl, namespace)
