@@ -201,13 +201,24 @@ def to_nanoseconds(delta: timedelta) -> int:
     return ((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) * MICROSECOND
 
 
+#: The one limit Go does not have: a release duration longer than this is refused unread. No real
+#: duration comes near it (``2562047h47m16.854775807s`` is 24 characters), while a 256 KiB
+#: ``0s0s…``, valid Go, would cost the operator most of a second on every pass over its pod.
+MAX_RELEASE_AFTER_TEXT = 1024
+
+
 def parse_release_after(text: str) -> timedelta:
     """The TTL of a ``pod-eip-release-strategy`` duration: any positive Go duration.
 
-    Raises :class:`DurationError` for anything Go rejects, and for zero and negative values.
+    Raises :class:`DurationError` for anything Go rejects, for zero and negative values, and for
+    texts longer than :data:`MAX_RELEASE_AFTER_TEXT`.
     There is no built-in maximum (seed 000: "Go-type time expressions are supported"); an
     administrator's cap clamps, it never refuses (:mod:`podeip.domain.stateful`).
     """
+    if len(text) > MAX_RELEASE_AFTER_TEXT:
+        raise DurationError(
+            f"release duration {_quoted(text)} is longer than {MAX_RELEASE_AFTER_TEXT} characters"
+        )
     nanos = parse_go_duration(text)
     if nanos <= 0:
         raise DurationError(f"release duration {_quoted(text)} must be positive")

@@ -177,6 +177,14 @@ def test_release_after_rejects_zero_negative_and_what_go_rejects(text: str, mess
         parse_release_after(text)
 
 
+def test_release_durations_longer_than_1024_characters_are_refused_unread() -> None:
+    valid_go = "1ns" + "0s" * 600  # 1203 characters that Go reads as 1ns
+    assert parse_go_duration(valid_go) == 1
+    with pytest.raises(DurationError, match="longer than 1024 characters"):
+        parse_release_after(valid_go)
+    assert parse_release_after("1ns" + "0s" * 510) == to_timedelta(1)
+
+
 def test_huge_values_parse_in_linear_time_and_errors_stay_short() -> None:
     # 128 Ki elements: a parser that copies the rest per element would take minutes here.
     assert parse_go_duration("0s" * 131_072) == 0
