@@ -162,6 +162,8 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   value: {{ $p.allowPrePaid | quote }}
 - name: PODEIP_MAX_BANDWIDTH_MBPS
   value: {{ $p.maxBandwidthMbps | int | quote }}
+- name: PODEIP_ADOPT_UNTAGGED_EIPS
+  value: {{ $p.adoptUntaggedEips | default false | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT
