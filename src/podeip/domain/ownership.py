@@ -90,6 +90,8 @@ class Evidence:
     #: An administrator opted in to adopting untagged EIPs (setting or ``podeip adopt``).
     adoption_opted_in: bool = False
     claim: Claim = Claim.NONE
+    #: Who holds the claim when it is another's (``namespace/name/uid``), for messages.
+    claim_holder: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ def judge(e: Evidence) -> Verdict:
         if e.claim is Claim.MINE:
             return Verdict(Standing.OURS, frozenset({Act.ASSOCIATE}) | unbind, "this PodEIP holds the claim")
         if e.claim is Claim.OTHER:
-            reason = "another PodEIP holds its claim; only that PodEIP acts on it"
+            holder = f"PodEIP {e.claim_holder}" if e.claim_holder else "another PodEIP"
+            reason = f"{holder} holds its claim; only that PodEIP acts on it"
             return Verdict(Standing.HELD_BY_OTHER, frozenset(), reason, c.EV_CLAIMED_BY_OTHER)
         return Verdict(Standing.UNCLAIMED, frozenset(), "nobody holds its claim yet")
     reason = f"allocation type {e.allocation_type!r} is neither Auto nor Static"

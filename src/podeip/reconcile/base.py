@@ -130,4 +130,13 @@ class PassBase:
         message = f"EIP {podeip.spec.allocation_id}: {verdict.reason}; nothing is done to it"
         reason = verdict.event or c.EV_CONFLICT
         await self._write_status(podeip, {}, ready=("False", reason, message))
-        await self.d.events.warning(podeip_ref(podeip), reason=reason, message=message)
+        uid = podeip.metadata.uid or ""
+        if self._reported.get(uid) != reason + message:  # once per finding, not on every resync
+            self._remember_report(uid, reason + message)
+            await self.d.events.warning(podeip_ref(podeip), reason=reason, message=message)
+
+    def _remember_report(self, uid: str, signature: str) -> None:
+        self._reported[uid] = signature
+        self._reported.move_to_end(uid)
+        while len(self._reported) > REPORTS_REMEMBERED:
+            self._reported.popitem(last=False)
