@@ -225,36 +225,49 @@ def eip_address_ok(kubectl: Kubectl, namespace: str, name: str) -> bool:
 def test_finding_3_the_sweep_never_releases_an_eip_a_live_podeip_names(
     operator: OperatorProcess, cloud: RunningSimulator, kubectl: Kubectl, namespace: str
 ) -> None:
+    """A running pod's EIP (bound) and a Never PodEIP's kept EIP (Available: what the old sweep
+    released), both with their podeip-uid tag overwritten out of band."""
     engine = cloud.engine
-    apply(kubectl, namespace, pod_manifest("server", {K8S + "pod-with-eip": "true"}))
+    apply(
+        kubectl,
+        namespace,
+        pod_manifest("server", {K8S + "pod-with-eip": "true"}),
+        pod_manifest("keeper", {K8S + "pod-with-eip": "true", K8S + "pod-eip-release-strategy": "Never"}),
+    )
     address = wait_for_address(kubectl, namespace, "server")
-    allocation_id = podeip(kubectl, namespace, "server")["spec"]["allocationID"]  # type: ignore[index]
-    pod_ip = pod(kubectl, namespace, "server")["status"]["podIP"]  # type: ignore[index]
-    original = dict(eip(engine, allocation_id).tags)
-    before = len(mutations(engine, allocation_id))
-    engine.edit_eip(allocation_id, tags=original | {c.TAG_PODEIP_UID: "overwritten-by-a-tag-policy"})
-    found = wait_for(
-        lambda: podeip_warnings(kubectl, namespace, "server", c.EV_TAG_MISMATCH), what="EipTagMismatch"
-    )
-    assert allocation_id in found[0]["message"] and "overwritten-by-a-tag-policy" in found[0]["message"]  # type: ignore[index]
-    time.sleep(WATCH)
-    assert mutations(engine, allocation_id)[before:] == []
-    seen = eip(engine, allocation_id)
-    assert (seen.status, seen.instance_type, seen.private_ip_address) == (
-        EipStatus.IN_USE,
-        NETWORK_INTERFACE,
-        pod_ip,
-    )
-    assert wait_for_address(kubectl, namespace, "server", timeout=5) == address
-    assert 'podeip_eips{state="tag_mismatch"} 1.0' in operator.metrics()
-    listed = podeip_cli(operator, "gc", "--dry-run")
-    assert listed["tag_mismatches"] == {allocation_id: [f"{namespace}/server"]}
-    assert allocation_id not in listed["candidates"] and listed["released"] == []
-    # The tag put back: the PodEIP is served again, and Follow releases the EIP as ours.
-    engine.edit_eip(allocation_id, tags=original)
+    wait_for_address(kubectl, namespace, "keeper")
+    kubectl("-n", namespace, "delete", "pod", "keeper")
     wait_for(
-        lambda: ready_condition(kubectl, namespace, "server").get("reason") == "Associated", what="served"
+        lambda: (podeip(kubectl, namespace, "keeper") or {}).get("status", {}).get("status") == "Available",
+        what="keeper's EIP kept, unbound",
     )
+    ids = {name: podeip(kubectl, namespace, name)["spec"]["allocationID"] for name in ("server", "keeper")}  # type: ignore[index]
+    pod_ip = pod(kubectl, namespace, "server")["status"]["podIP"]  # type: ignore[index]
+    original = {name: dict(eip(engine, ids[name]).tags) for name in ids}
+    before = {name: len(mutations(engine, ids[name])) for name in ids}
+    for name in ids:
+        engine.edit_eip(ids[name], tags=original[name] | {c.TAG_PODEIP_UID: f"overwritten-{name}"})
+    time.sleep(WATCH)
+    for name in ids:
+        assert mutations(engine, ids[name])[before[name] :] == [], name
+    seen = eip(engine, ids["server"])
+    assert (seen.status, seen.instance_type) == (EipStatus.IN_USE, NETWORK_INTERFACE)
+    assert seen.private_ip_address == pod_ip
+    assert eip(engine, ids["keeper"]).status is EipStatus.AVAILABLE
+    assert wait_for_address(kubectl, namespace, "server", timeout=5) == address
+    for name in ids:
+        found = podeip_warnings(kubectl, namespace, name, c.EV_TAG_MISMATCH)
+        assert found and ids[name] in found[0]["message"] and f"overwritten-{name}" in found[0]["message"]
+    assert 'podeip_eips{state="tag_mismatch"} 2.0' in operator.metrics()
+    listed = podeip_cli(operator, "gc", "--dry-run")
+    assert listed["tag_mismatches"] == {ids[name]: [f"{namespace}/{name}"] for name in ids}
+    assert not set(ids.values()) & set(listed["candidates"]) and listed["released"] == []
+    # The tags put back: the PodEIPs are served again, and their EIPs are released as ours.
+    for name in ids:
+        engine.edit_eip(ids[name], tags=original[name])
+    wait_for(lambda: ready_condition(kubectl, namespace, "server").get("reason") == "Associated", what="back")
     kubectl("-n", namespace, "delete", "pod", "server")
-    wait_for(lambda: all(e.allocation_id != allocation_id for e in engine.eips()), what="released")
+    kubectl("-n", namespace, "delete", "podeip", "keeper", "--wait=false")
+    for allocation_id in ids.values():
+        wait_for(lambda: all(e.allocation_id != allocation_id for e in engine.eips()), what="released")  # noqa: B023
     leak_audit(engine, kubectl, namespace)
