@@ -82,7 +82,12 @@ class PassBase:
 
     # ---- ownership (domain/ownership.py decides; these gather the evidence) -------------------
     def _judge(
-        self, podeip: PodEIP, eip: Eip, *, on_live_pod: bool = False, claim: ownership.Claim | None = None
+        self,
+        podeip: PodEIP,
+        eip: Eip,
+        *,
+        on_live_pod: bool = False,
+        claim: tuple[ownership.Claim, str] = (ownership.Claim.NONE, ""),
     ) -> ownership.Verdict:
         recorded = records.binding_of(podeip)
         return ownership.judge(
@@ -96,23 +101,25 @@ class PassBase:
                 record_shown=recorded is not None and recorded.holds(eip),
                 on_live_pod=on_live_pod,
                 adoption_opted_in=self.d.settings.adopt_untagged_eips,
-                claim=claim or ownership.Claim.NONE,
+                claim=claim[0],
+                claim_holder=claim[1],
             )
         )
 
-    async def _claim_of(self, podeip: PodEIP) -> ownership.Claim:
-        """Who holds this Static PodEIP's claim (read, never taken: see ``Binding._claim``)."""
+    async def _claim_of(self, podeip: PodEIP) -> tuple[ownership.Claim, str]:
+        """Who holds this Static PodEIP's claim, and its holder identity (read, never taken:
+        see ``Binding._claim``)."""
         if podeip.spec.allocation_type.type is not AllocationType.STATIC or not podeip.spec.allocation_id:
-            return ownership.Claim.NONE
+            return ownership.Claim.NONE, ""
         namespace, name = key_of(podeip)
         me = holder_identity(namespace=namespace, name=name, uid=podeip.metadata.uid or "")
         held = self._claims.get(podeip.spec.allocation_id)
         if held is not None and held[0] == me and time.monotonic() - held[1] < CLAIM_RECHECK:
-            return ownership.Claim.MINE
+            return ownership.Claim.MINE, me
         holder = await self.d.claims.get_holder(podeip.spec.allocation_id)
         if holder is None:
-            return ownership.Claim.NONE
-        return ownership.Claim.MINE if holder == me else ownership.Claim.OTHER
+            return ownership.Claim.NONE, ""
+        return (ownership.Claim.MINE if holder == me else ownership.Claim.OTHER), holder
 
     async def _adopt_eip(self, podeip: PodEIP, eip: Eip, verdict: ownership.Verdict) -> None:
         """An untagged Auto EIP (AENC's or Terway's time) counts as ours only once tagged, and is

@@ -72,8 +72,10 @@ class Binding(PassBase):
             if fresh != eip:
                 raise Requeue(after=0.0, reason="the EIP changed")
             self.looks.forget(allocation_id)
-            claim = ownership.Claim.MINE if kind is AllocationType.STATIC else None  # _claim above
-            if await steps.unassociate_if_ours(self.d, podeip, eip, self._judge(podeip, eip, claim=claim)):
+            # A Static PodEIP got here only holding the claim (``_claim`` above).
+            claim = ownership.Claim.MINE if kind is AllocationType.STATIC else ownership.Claim.NONE
+            verdict = self._judge(podeip, eip, claim=(claim, ""))
+            if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
                 self.looks.forget(allocation_id)
                 raise self.looks.poll(key, "unbinding from the previous pod IP")
             where = f"{eip.instance_type} {eip.instance_id} {eip.private_ip_address}".strip()

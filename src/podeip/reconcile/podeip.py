@@ -36,7 +36,6 @@ from podeip.domain import ownership, release
 from podeip.domain.annotations import parse_pod_annotations
 from podeip.domain.request import ParseResult
 from podeip.k8s import errors as kube_errors
-from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import key_of
 from podeip.reconcile.binding import SLOW_RETRY, Binding
@@ -124,22 +123,9 @@ class Reconciler(Binding, Teardown):
 
     async def _ownership_gate(self, podeip: PodEIP, pod: PodView | None) -> bool:
         """Before any other step on an Auto PodEIP's EIP: adopt an untagged EIP with proof, and
-        leave alone (False) one that another PodEIP's tags name or that has no proof. A Static
-        PodEIP whose pod is gone is left alone when another live PodEIP holds the claim (with a
-        pod, ``_claim`` decides, and clears a stale claim)."""
-        kind = podeip.spec.allocation_type.type
-        if kind is AllocationType.STATIC and podeip.spec.allocation_id and (pod is None or pod.is_gone):
-            holder = await self.d.claims.get_holder(podeip.spec.allocation_id)
-            (namespace, name), uid = key_of(podeip), podeip.metadata.uid or ""
-            mine = holder_identity(namespace=namespace, name=name, uid=uid)
-            if holder and holder != mine and await self._holder_exists(holder):
-                evidence = ownership.Evidence(
-                    allocation_type=kind.value, podeip_uid=uid, cluster_id=self.d.cluster_id,
-                    tags={}, status="", claim=ownership.Claim.OTHER, claim_holder=holder,
-                )  # fmt: skip
-                await self._left_alone(podeip, pod, ownership.judge(evidence))
-                return False
-        if kind is not AllocationType.AUTO or not podeip.spec.allocation_id:
+        leave alone (False) one that another PodEIP's tags name or that has no proof. (Static
+        EIPs go by their claim: ``_claim`` with a pod, ``_claim_of`` when it is gone.)"""
+        if podeip.spec.allocation_type.type is not AllocationType.AUTO or not podeip.spec.allocation_id:
             return True
         eip = await self.looks.eip(podeip.spec.allocation_id, max_age=STEADY)
         if eip is None:

@@ -47,6 +47,8 @@ class Teardown(PassBase):
                 message = f"pod gone: EIP {allocation_id} unassociated from its IP"
                 await self.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
                 raise self.looks.poll(key, "unassociating")
+            if verdict.standing is ownership.Standing.HELD_BY_OTHER:  # a Static EIP another PodEIP holds
+                await self._left_alone(podeip, None, verdict)
         self.looks.settled(key)
         fields: dict[str, Any] = {"privateIPAddress": None, "networkInterfaceID": None}
         if eip is not None:
