@@ -163,9 +163,10 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                        eip.allocation_id, eip.instance_id)  # fmt: skip
     if not free:
         return sweep
+    cap = max(3, int(d.settings.gc.orphan_max_fraction * len(eips)))
     if not podeips:
         sweep.aborted = f"{len(eips)} tagged EIPs but no PodEIP at all: refusing to sweep"
-    elif len(free) > (cap := max(3, int(d.settings.gc.orphan_max_fraction * len(eips)))):
+    elif len(free) > cap:
         sweep.aborted = f"{len(free)} of {len(eips)} tagged EIPs look orphaned: too many, refusing to sweep"
     if sweep.aborted:
         logger.error("orphan sweep aborted: %s (candidates %s)", sweep.aborted, ", ".join(sweep.candidates))
