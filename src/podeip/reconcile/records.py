@@ -128,13 +128,6 @@ class Binding:
             return False
         return eip.private_ip_address == ("" if self.primary else self.private_ip)
 
-    def same_target(self, other: Binding | None) -> bool:
-        return other is not None and (self.eni_id, self.private_ip, self.primary) == (
-            other.eni_id,
-            other.private_ip,
-            other.primary,
-        )
-
 
 def binding_of(podeip: PodEIP) -> Binding | None:
     """The binding the operator recorded (before Associate, or when it found the EIP on the
