@@ -1,4 +1,4 @@
-"""The ``podeip`` command: ``run``, ``cloud-sim``, ``lint``, ``gc``, ``version``.
+"""The ``podeip`` command: ``run``, ``cloud-sim``, ``lint``, ``gc``, ``adopt``, ``version``.
 
 Each subcommand lives in the module that owns its work; this file only wires them to
 argparse, and imports a module when its subcommand is chosen, so that ``podeip lint`` starts
@@ -18,6 +18,7 @@ from podeip import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("podeip.app", "run the operator"),
     "gc": ("podeip.app_gc", "run one garbage-collection pass (orphan sweep) and exit"),
+    "adopt": ("podeip.app_adopt", "take over untagged EIPs of PodEIPs this operator did not create"),
     "cloud-sim": ("podeip.cloud.simulated.server", "serve the simulated Alibaba Cloud OpenAPI on loopback"),
     "lint": ("podeip.lint", "check the EIP annotations of Kubernetes manifests"),
 }

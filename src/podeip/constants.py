@@ -139,6 +139,10 @@ EV_QUOTA_EXCEEDED: Final = "QuotaExceeded"
 EV_PERMISSION_DENIED: Final = "CloudPermissionDenied"
 EV_THROTTLED: Final = "CloudThrottled"
 EV_CONFLICT: Final = "EipConflict"
+#: A PodEIP the operator did not create names an untagged EIP it has no proof of (issue 10).
+EV_NOT_ADOPTED: Final = "EipNotAdopted"
+#: The EIP a PodEIP names carries ownership tags for another PodEIP UID (changed out of band).
+EV_TAG_MISMATCH: Final = "EipTagMismatch"
 EV_FAILED_ALLOCATE: Final = "FailedAllocateEip"
 EV_FAILED_ASSOCIATE: Final = "FailedAssociateEip"
 EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     max_release_after: timedelta | None = None
     max_bandwidth_mbps: int = Field(default=500, ge=1)
     allow_prepaid: bool = False
+    #: Adopt (tag as ours) the untagged Auto EIP of any PodEIP the operator did not create, even
+    #: without proof that it is bound to that PodEIP's pod (issue 10; README "How ownership
+    #: works"). An administrator's opt-in for a migration window; off by default.
+    adopt_untagged_eips: bool = False
 
     #: Kubernetes access: a kubeconfig path, or in-cluster ServiceAccount when empty.
     kubeconfig: Path | None = None

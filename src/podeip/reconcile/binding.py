@@ -3,8 +3,10 @@
 Part of :class:`podeip.reconcile.podeip.Reconciler` (a mixin, so that each step of the pass
 reads as one short method). Safety rules in the order of the steps: the allocation is found by
 its tags before a second one is made (R3); a Static EIP has one holder (R7); nothing tagged for
-another owner is used; an EIP bound to something we did not bind is never taken (R7); the pod
-is read again right before Associate (R10); the target is recorded before the call (R1).
+another owner is used, and an untagged EIP only once adopted with proof (the pass's ownership
+gate, :mod:`podeip.domain.ownership`); an EIP bound to something we did not bind is never
+taken (R7); the pod is read again right before Associate (R10); the target is recorded, with
+this PodEIP's and the pod's UIDs, before the call (R1).
 """
 
 from __future__ import annotations
@@ -16,18 +18,17 @@ from podeip import constants as c
 from podeip.api.podeip import AllocationType, PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus
+from podeip.domain import ownership
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
-from podeip.reconcile.base import PassBase
+from podeip.reconcile.base import CLAIM_RECHECK, PassBase
 from podeip.reconcile.deps import pod_ref, podeip_ref
 from podeip.reconcile.looks import BUSY_STATES, STEADY
 from podeip.reconcile.queue import Key, Requeue
 
 #: Waiting for something only a human or another pod can change.
 SLOW_RETRY = 30.0
-#: Seconds a confirmed claim on a static EIP is trusted before the Lease is read again.
-CLAIM_RECHECK = 60.0
 #: An EIP is taken as lost only when two looks this far apart do not find it.
 LOST_CONFIRM = 5.0
 
@@ -56,8 +57,8 @@ class Binding(PassBase):
             await self._eip_missing(podeip, pod)
             return
         self._missing.pop(allocation_id, None)
-        if steps.owner_tags_state(self.d, podeip, eip) == "foreign":
-            await self._conflict(podeip, pod, f"EIP {allocation_id} carries another owner's tags")
+        if steps.owner_tags_state(self.d, podeip, eip) == "foreign":  # a Static EIP (Auto: the gate)
+            await self._left_alone(podeip, pod, self._judge(podeip, eip))
             raise Requeue(after=SLOW_RETRY, reason="EIP not ours")
         if eip.status in BUSY_STATES:
             await self._show(
@@ -74,15 +75,17 @@ class Binding(PassBase):
             if fresh != eip:
                 raise Requeue(after=0.0, reason="the EIP changed")
             self.looks.forget(allocation_id)
-            if await steps.unassociate_if_ours(self.d, podeip, eip):
+            # A Static PodEIP got here only holding the claim (``_claim`` above).
+            claim = ownership.Claim.MINE if kind is AllocationType.STATIC else ownership.Claim.NONE
+            verdict = self._judge(podeip, eip, claim=(claim, ""))
+            if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
                 self.looks.forget(allocation_id)
                 raise self.looks.poll(key, "unbinding from the previous pod IP")
             where = f"{eip.instance_type} {eip.instance_id} {eip.private_ip_address}".strip()
             await self._conflict(podeip, pod, f"EIP {allocation_id} is bound to {where}, not by us")
             raise Requeue(after=SLOW_RETRY, reason="EIP bound elsewhere")
-        # Available: adopt (tag) it if it has no owner yet, join the bandwidth package,
-        # find the ENI of the pod IP, re-read the pod, record the target, associate.
-        await self._tag_if_untagged(podeip, eip)
+        # Available (and ours: the gate adopted or refused an untagged Auto EIP): join the
+        # bandwidth package, find the ENI of the pod IP, re-read the pod, record the target, associate.
         if podeip.spec.bandwidth_package_id and eip.bandwidth_package_id != podeip.spec.bandwidth_package_id:
             join = self._next_round(key, "join")
             self.looks.forget(allocation_id)
@@ -144,11 +147,11 @@ class Binding(PassBase):
     async def _bound(self, podeip: PodEIP, pod: PodView, eip: Eip, *, eni_id: str) -> None:
         now = self.d.clock()
         ip = pod.pod_ip or ""
-        binding = records.Binding(eni_id, ip, primary=not eip.private_ip_address)
-        if records.binding_of(podeip) != binding or records.ANN_BINDING not in podeip.annotations:
-            # Found bound (an adopted EIP, or our answer was lost): record it, so that it is
-            # unbound when the pod goes (R6 compares with this record).
-            await self._tag_if_untagged(podeip, eip)
+        uid, primary = podeip.metadata.uid or "", not eip.private_ip_address
+        binding = records.Binding(eni_id, ip, primary=primary, podeip_uid=uid, pod_uid=pod.uid)
+        if records.binding_of(podeip) != binding:
+            # Found bound (an adopted EIP, our answer was lost, or a record of an older format):
+            # record it, so that it is unbound when the pod goes (R6 compares with this record).
             podeip = await steps.record_binding(self.d, podeip, binding)
         status = records.observed_status(eip) | {
             "eipAddress": eip.ip_address,
@@ -171,15 +174,6 @@ class Binding(PassBase):
             message = f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {ip} on {eni_id}"
             await self.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
             await self.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
-
-    async def _tag_if_untagged(self, podeip: PodEIP, eip: Eip) -> None:
-        """An Auto EIP from AENC's or Terway's time counts as ours only once tagged (R6, §5.4)."""
-        kind, _ = records.kind_of_strategy(podeip)
-        if kind is AllocationType.AUTO and steps.owner_tags_state(self.d, podeip, eip) == "untagged":
-            await self.d.cloud.tag_eips([eip.allocation_id], tags=steps.owner_tags(self.d, podeip))
-            self.looks.forget(eip.allocation_id)
-            message = f"EIP {eip.allocation_id} tagged as managed by this PodEIP"
-            await self.d.events.normal(podeip_ref(podeip), reason=c.EV_ADOPTED, message=message)
 
     async def _claim(self, podeip: PodEIP, pod: PodView) -> bool:
         """One holder per allocation ID (reliability R7): a Lease named after the EIP."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from podeip import constants as c
@@ -40,6 +41,8 @@ class Deps:
     status_fields: frozenset[str] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     enqueue: Callable[[Key], None] = lambda key: None
+    #: When the orphan sweep released (or tried to): its budget is per sliding hour (gc.py).
+    released_at: deque[datetime] = field(default_factory=deque)
 
 
 def pod_ref(pod: PodView) -> ObjectRef:

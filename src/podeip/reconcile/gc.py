@@ -8,25 +8,34 @@ Every ``garbageCollectionPeriodInMinutes``:
 3. Enqueue every PodEIP: the pass refreshes ``podLastSeen``, releases expired TTLs, notices
    pods that vanished while the operator was down, and repairs drift. The listing is handed to
    the reconciler as a fresh observation, so a resync costs no Describe per PodEIP.
-4. Orphans: EIPs tagged with our cluster and managed-by whose PodEIP UID is unknown (or known,
-   but that PodEIP records another allocation), allocated longer than the grace period ago,
-   and ``Available``. The sweep stops when a list failed, when there are tagged EIPs but no
-   PodEIPs at all, or when the candidates exceed ``max(3, fraction × tagged)``: in each case
-   something is more likely wrong with our view than with the cloud. ``InUse`` orphans are
-   reported, never touched. The same code runs as ``podeip gc`` (with ``--dry-run``).
+4. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
+   and managed-by that **no PodEIP's** ``spec.allocationID`` names, whatever their
+   ``podeip-uid`` tag says, whose PodEIP UID is unknown (or known, but that PodEIP records
+   another allocation), allocated longer than the grace period ago, and ``Available``.
+   An EIP that a PodEIP names but whose ``podeip-uid`` tag names none of the PodEIPs naming it
+   (a tag changed out of band) is a *tag mismatch*: reported (a Warning ``EipTagMismatch`` on
+   each PodEIP naming it, the gauge ``podeip_eips{state="tag_mismatch"}``, and ``podeip gc
+   --dry-run`` lists it) and never "repaired" by release. The sweep stops when a list failed,
+   when there are tagged EIPs but no PodEIPs at all, or when the candidates exceed the cap
+   ``max(3, fraction × tagged)``: in each case something is more likely wrong with our view
+   than with the cloud. The same cap is a budget of releases per sliding hour (kept in the
+   process, so a restart starts a new hour), so a steady trickle of "orphans" cannot drain the
+   account either. ``InUse`` orphans are reported, never touched. The same code runs as
+   ``podeip gc`` (with ``--dry-run``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
-from podeip.reconcile.deps import Deps
+from podeip.reconcile.deps import Deps, podeip_ref
 from podeip.reconcile.looks import Looks
 
 logger = logging.getLogger(__name__)
@@ -41,7 +50,36 @@ class Sweep:
     candidates: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     in_use_orphans: list[str] = field(default_factory=list)
+    #: EIPs a PodEIP names whose podeip-uid tag names none of them: allocation ID → naming PodEIPs.
+    tag_mismatches: dict[str, list[str]] = field(default_factory=dict)
+    #: Candidates left for a later pass: the hourly release budget was spent.
+    deferred: list[str] = field(default_factory=list)
     aborted: str | None = None
+
+
+#: The window of the release budget.
+BUDGET_WINDOW = timedelta(hours=1)
+
+
+def tag_mismatches(eips: list[Eip], podeips: list[PodEIP]) -> dict[str, list[PodEIP]]:
+    """The EIPs some PodEIP names whose podeip-uid tag names none of the PodEIPs naming it. Pure."""
+    naming: dict[str, list[PodEIP]] = {}
+    for podeip in podeips:
+        if podeip.spec.allocation_id:
+            naming.setdefault(podeip.spec.allocation_id, []).append(podeip)
+    found: dict[str, list[PodEIP]] = {}
+    for eip in eips:
+        holders = naming.get(eip.allocation_id)
+        if holders and eip.tags.get(c.TAG_PODEIP_UID) not in {p.metadata.uid for p in holders}:
+            found[eip.allocation_id] = holders
+    return found
+
+
+def release_budget(released_at: deque[datetime], *, now: datetime, cap: int) -> int:
+    """How many releases the sliding hour still allows (drops the times that left it)."""
+    while released_at and now - released_at[0] >= BUDGET_WINDOW:
+        released_at.popleft()
+    return max(cap - len(released_at), 0)
 
 
 def orphan_candidates(
@@ -49,6 +87,7 @@ def orphan_candidates(
 ) -> tuple[list[Eip], list[Eip]]:
     """(releasable orphans, orphans in use) among our tagged EIPs. Pure."""
     recorded = {p.metadata.uid: p.spec.allocation_id for p in podeips if p.metadata.uid}
+    named = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     now = d.clock()
     free: list[Eip] = []
     busy: list[Eip] = []
@@ -57,8 +96,8 @@ def orphan_candidates(
         if tags.get(c.TAG_CLUSTER_ID) != d.cluster_id or tags.get(c.TAG_MANAGED_BY) != c.MANAGED_BY:
             continue
         uid = tags.get(c.TAG_PODEIP_UID)
-        if not uid:
-            continue
+        if not uid or eip.allocation_id in named:
+            continue  # a PodEIP names it: never an orphan, whatever the tag says
         if uid in recorded and recorded[uid] in ("", eip.allocation_id):
             continue  # the PodEIP holds it, or has not recorded its allocation yet
         if eip.allocation_time is None or now - eip.allocation_time < grace:
@@ -102,19 +141,42 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
     sweep.candidates = [e.allocation_id for e in free]
     sweep.in_use_orphans = [e.allocation_id for e in busy]
     d.metrics.eips.labels(state="orphaned").set(len(free) + len(busy))
+    mismatched = tag_mismatches(eips, podeips)
+    sweep.tag_mismatches = {
+        allocation_id: [f"{p.metadata.namespace}/{p.metadata.name}" for p in holders]
+        for allocation_id, holders in mismatched.items()
+    }
+    d.metrics.eips.labels(state="tag_mismatch").set(len(mismatched))
+    by_id = {e.allocation_id: e for e in eips}
+    for allocation_id, holders in mismatched.items():
+        tag = by_id[allocation_id].tags.get(c.TAG_PODEIP_UID)
+        message = (
+            f"EIP {allocation_id} is named by this PodEIP but its ownership tag names PodEIP uid {tag}: "
+            "it is never released for that; fix or remove the tag (README: How ownership works)"
+        )
+        logger.warning("%s (PodEIPs %s)", message, ", ".join(sweep.tag_mismatches[allocation_id]))
+        if not (dry_run or d.settings.gc.dry_run):
+            for podeip in holders:
+                await d.events.warning(podeip_ref(podeip), reason=c.EV_TAG_MISMATCH, message=message)
     for eip in busy:
         logger.warning("EIP %s carries our tags but no PodEIP holds it, and it is InUse on %s: not touched",
                        eip.allocation_id, eip.instance_id)  # fmt: skip
     if not free:
         return sweep
+    cap = max(3, int(d.settings.gc.orphan_max_fraction * len(eips)))
     if not podeips:
         sweep.aborted = f"{len(eips)} tagged EIPs but no PodEIP at all: refusing to sweep"
-    elif len(free) > max(3, int(d.settings.gc.orphan_max_fraction * len(eips))):
+    elif len(free) > cap:
         sweep.aborted = f"{len(free)} of {len(eips)} tagged EIPs look orphaned: too many, refusing to sweep"
     if sweep.aborted:
         logger.error("orphan sweep aborted: %s (candidates %s)", sweep.aborted, ", ".join(sweep.candidates))
         return sweep
-    for eip in free:
+    budget = release_budget(d.released_at, now=d.clock(), cap=cap)
+    sweep.deferred = [e.allocation_id for e in free[budget:]]
+    if sweep.deferred:
+        logger.warning("orphan sweep: %d releases this hour already (cap %d); deferred %s",
+                       cap - budget, cap, ", ".join(sweep.deferred))  # fmt: skip
+    for eip in free[:budget]:
         if dry_run or d.settings.gc.dry_run:
             logger.warning(
                 "orphan EIP %s (%s) would be released (dry run)", eip.allocation_id, eip.ip_address
@@ -128,6 +190,7 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                     attempt=0, request_hash=tokens.digest(eip.allocation_id, eip.bandwidth_package_id),
                 ),
             )  # fmt: skip
+        d.released_at.append(d.clock())  # counted before the call: a failed release still counts
         await d.cloud.release_eip(eip.allocation_id)
         sweep.released.append(eip.allocation_id)
         d.metrics.gc_released.labels(strategy="orphan").inc()

@@ -4,6 +4,8 @@ The pass reads the pod, the PodEIP and the EIP, and takes the next step towards 
 release matrix asks for (compatibility §5), at most one mutating cloud call at a time:
 
     no PodEIP, pod asks        → create the PodEIP (finalizer, frozen request)
+    EIP not this PodEIP's      → nothing but a condition and a Warning: another PodEIP's tags,
+                                 or an untagged EIP without proof (domain/ownership.py)
     PodEIP being deleted       → teardown: unbind (ours only), release (Auto), drop the claim
                                  (Static), then remove the finalizer          (teardown.py)
     pod present (same or reborn same-owner pod)
@@ -29,14 +31,16 @@ from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
 from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
 from podeip.cloud import ratelimit
-from podeip.domain import release
+from podeip.cloud.models import EipStatus
+from podeip.domain import ownership, release
 from podeip.domain.annotations import parse_pod_annotations
 from podeip.domain.request import ParseResult
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
-from podeip.reconcile.base import REPORTS_REMEMBERED, key_of
-from podeip.reconcile.binding import Binding
+from podeip.reconcile.base import key_of
+from podeip.reconcile.binding import SLOW_RETRY, Binding
 from podeip.reconcile.deps import pod_ref, podeip_ref
+from podeip.reconcile.looks import STEADY
 from podeip.reconcile.queue import Key, Requeue
 from podeip.reconcile.teardown import Teardown
 
@@ -83,6 +87,8 @@ class Reconciler(Binding, Teardown):
         if podeip.metadata.deletion_timestamp is not None:
             await self._teardown(podeip, pod)
             return
+        if not await self._ownership_gate(podeip, pod):
+            raise Requeue(after=SLOW_RETRY, reason="EIP not this PodEIP's")
         adoptable = not podeip.annotations.get(c.ANN_POD_UID) and pod is not None and not pod.is_gone
         if adoptable and pod is not None and self._asks_for(pod, podeip):
             # A PodEIP that AENC or Terway's migration created: its pod is this one.
@@ -114,6 +120,28 @@ class Reconciler(Binding, Teardown):
             )
             await self._tell_once(pod, c.EV_CLAIMED_BY_OTHER, message)
         await self._pod_gone(podeip, decision)
+
+    async def _ownership_gate(self, podeip: PodEIP, pod: PodView | None) -> bool:
+        """Before any other step on an Auto PodEIP's EIP: adopt an untagged EIP with proof, and
+        leave alone (False) one that another PodEIP's tags name or that has no proof. (Static
+        EIPs go by their claim: ``_claim`` with a pod, ``_claim_of`` when it is gone.)"""
+        if podeip.spec.allocation_type.type is not AllocationType.AUTO or not podeip.spec.allocation_id:
+            return True
+        eip = await self.looks.eip(podeip.spec.allocation_id, max_age=STEADY)
+        if eip is None:
+            return True  # the binding path confirms a missing EIP and allocates anew (or not)
+        verdict = self._judge(podeip, eip)
+        live = pod is not None and not pod.is_gone and bool(pod.pod_ip) and eip.status is EipStatus.IN_USE
+        unproven = verdict.standing is ownership.Standing.NOT_ADOPTED and live and pod is not None
+        # The proof: the cloud shows the EIP bound to exactly this live pod's IP.
+        if unproven and pod is not None and await self._eni_if_on_pod(podeip, pod, eip):
+            verdict = self._judge(podeip, eip, on_live_pod=True)
+        if verdict.standing is ownership.Standing.ADOPT:
+            await self._adopt_eip(podeip, eip, verdict)
+        elif verdict.standing is not ownership.Standing.OURS:
+            await self._left_alone(podeip, pod, verdict)
+            return False
+        return True
 
     async def _seen_now(self, podeip: PodEIP) -> PodEIP:
         """Refresh ``podLastSeen`` from what Kubernetes says, before any cloud step: the TTL of
@@ -217,12 +245,6 @@ class Reconciler(Binding, Teardown):
         for event_type, reason, message in findings:
             await self.d.events.record(pod_ref(pod), type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
 
-    def _remember_report(self, uid: str, signature: str) -> None:
-        self._reported[uid] = signature
-        self._reported.move_to_end(uid)
-        while len(self._reported) > REPORTS_REMEMBERED:
-            self._reported.popitem(last=False)
-
     async def _tell_once(self, pod: PodView, reason: str, message: str) -> None:
         if self._reported.get(pod.uid) != reason + message:
             self._remember_report(pod.uid, reason + message)
@@ -258,12 +280,9 @@ class Reconciler(Binding, Teardown):
         updated = await self.d.podeips.patch_metadata_and_spec(
             pod.namespace, pod.name, patch, resource_version=podeip.metadata.resource_version or ""
         )
-        if reborn:
-            reason, message = c.EV_PRESERVED, f"pod {pod.name} (uid {pod.uid}) is back and reuses EIP"
-        else:
-            reason, message = c.EV_ADOPTED, f"PodEIP adopted for pod {pod.name} (uid {pod.uid}) with EIP"
-        message = f"{message} {podeip.spec.allocation_id or '(none yet)'}"
-        await self.d.events.normal(podeip_ref(podeip), reason=reason, message=message)
+        if reborn:  # (not for another controller's PodEIP: its EIP is adopted, or not, by the gate)
+            message = f"pod {pod.name} (uid {pod.uid}) is back and reuses EIP {podeip.spec.allocation_id}"
+            await self.d.events.normal(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
         return PodEIP.model_validate(updated)
 
     async def _cloud_failure(

@@ -15,9 +15,10 @@ Private annotations on a PodEIP (prefix ``podeip-controller.alibabacloud.com/``)
 - ``pod-gone-since``: when the operator first saw the pod gone (deleted, or Succeeded/Failed),
   with microseconds, so that a TTL is never shortened by rounding; written before anything
   else is done for the gone pod, removed when a same-name pod comes back;
-- ``binding``: ``<eni-id>/<private-ip>[/primary]`` recorded just before Associate (or when
-  an adopted EIP is found on the pod), so that compare-and-act unassociate (R6) knows what we
-  bound even if the call's answer was lost.
+- ``binding``: ``<eni-id>/<private-ip>/<primary|secondary>/<podeip-uid>/<pod-uid>`` recorded
+  just before Associate (or when an adopted EIP is found on the pod), so that compare-and-act
+  unassociate (R6) knows what we bound, for which PodEIP and pod, even if the call's answer
+  was lost. It is the only binding we ever unbind (issue 10), never the PodEIP's status.
 
 The ClientToken itself is derived from the PodEIP UID, the operation, the attempt and the
 request hash (:mod:`podeip.domain.tokens`), so it needs no annotation of its own.
@@ -126,15 +127,20 @@ def attempt_of(podeip: PodEIP) -> int:
 
 @dataclass(frozen=True)
 class Binding:
-    """Where we bound (or, for adopted PodEIPs, found bound) this PodEIP's EIP."""
+    """Where we bound (or, for adopted PodEIPs, found bound) this PodEIP's EIP, and for whom."""
 
     eni_id: str
     private_ip: str
     #: Bound through the ENI's primary IP (an exclusive ENI): the cloud then reports no private IP.
     primary: bool = False
+    #: The PodEIP this record was written for ("" in records written before they named it).
+    podeip_uid: str = ""
+    #: The pod that was bound.
+    pod_uid: str = ""
 
     def format(self) -> str:
-        return f"{self.eni_id}/{self.private_ip}" + ("/primary" if self.primary else "")
+        kind = "primary" if self.primary else "secondary"
+        return f"{self.eni_id}/{self.private_ip}/{kind}/{self.podeip_uid}/{self.pod_uid}"
 
     def holds(self, eip: Eip) -> bool:
         """Whether the EIP is associated exactly here (alibaba-openapi §3.3 for primary IPs)."""
@@ -144,14 +150,15 @@ class Binding:
 
 
 def binding_of(podeip: PodEIP) -> Binding | None:
-    """The binding recorded before Associate (or when found on the pod); for a PodEIP another
-    controller created, the one its status shows (AENC writes the ENI and private IP once bound)."""
+    """The binding the operator recorded (before Associate, or when it found the EIP on the
+    pod). Never the PodEIP's status: anyone who can write a PodEIP can write its status, so a
+    status copied from another PodEIP must not make us unbind that PodEIP's EIP (issue 10)."""
     parts = podeip.annotations.get(ANN_BINDING, "").split("/")
-    if len(parts) in (2, 3) and parts[0] and parts[1]:
+    if len(parts) == 5 and parts[0] and parts[1]:
+        primary = parts[2] == "primary"
+        return Binding(parts[0], parts[1], primary=primary, podeip_uid=parts[3], pod_uid=parts[4])
+    if len(parts) in (2, 3) and parts[0] and parts[1]:  # the format before records named the PodEIP
         return Binding(parts[0], parts[1], primary=parts[2:] == ["primary"])
-    status = podeip.status
-    if status and status.network_interface_id and status.private_ip_address:
-        return Binding(status.network_interface_id, status.private_ip_address)
     return None
 
 

@@ -5,10 +5,12 @@
   the allocation ID is written to the PodEIP right away, with a direct API call.
 - ``associate``: the target is recorded on the PodEIP *before* the call, so that an answer
   lost in transit still leaves us knowing what we bound.
-- ``unassociate_if_ours``: only when a fresh observation shows the EIP bound exactly where
-  this PodEIP recorded (R6); otherwise nothing is touched.
+- ``unassociate_if_ours``: only when the ownership verdict (:mod:`podeip.domain.ownership`)
+  allows it: the EIP is this PodEIP's and a fresh observation shows it bound exactly where this
+  PodEIP recorded, for its UID (R6); otherwise nothing is touched.
 - ``release_if_ours``: only Auto EIPs that carry our cluster, managed-by and PodEIP-UID tags,
-  and only when ``Available``; a shared bandwidth package is left first.
+  and only when ``Available``; a shared bandwidth package is left first. Nothing is tagged on
+  the way: an untagged EIP is adopted only with proof, by the pass (issue 10).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
 from podeip.cloud.models import Eip, EipStatus, Eni
-from podeip.domain import tokens
+from podeip.domain import ownership, tokens
 from podeip.reconcile import records
 from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
 from podeip.reconcile.queue import Requeue
@@ -68,10 +70,7 @@ async def record(d: Deps, podeip: PodEIP, patch: dict[str, Any]) -> PodEIP:
 def owner_tags_state(d: Deps, podeip: PodEIP, eip: Eip) -> str:
     """``ours``, ``untagged`` (no deciding tag at all: an EIP from AENC's or Terway's time) or
     ``foreign`` (another cluster, operator or PodEIP)."""
-    if tagged_for(d, podeip, eip):
-        return "ours"
-    deciding = (c.TAG_CLUSTER_ID, c.TAG_MANAGED_BY, c.TAG_PODEIP_UID)
-    return "untagged" if not any(key in eip.tags for key in deciding) else "foreign"
+    return ownership.tag_state(eip.tags, cluster_id=d.cluster_id, podeip_uid=podeip.metadata.uid or "")
 
 
 async def eips_of(d: Deps, podeip: PodEIP, *, get_eip: Callable[[str], Awaitable[Eip | None]]) -> list[Eip]:
@@ -176,7 +175,10 @@ async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: i
     EIP was unbound out of band needs a fresh one (a reused token would be a silent no-op).
     """
     ip = pod.pod_ip or ""
-    updated = await record_binding(d, podeip, records.Binding(eni.eni_id, ip, primary=eni.primary_ip == ip))
+    target = records.Binding(
+        eni.eni_id, ip, primary=eni.primary_ip == ip, podeip_uid=podeip.metadata.uid or "", pod_uid=pod.uid
+    )
+    updated = await record_binding(d, podeip, target)
     token = tokens.client_token(
         podeip_uid=podeip.metadata.uid or "",
         operation="AssociateEipAddress",
@@ -190,10 +192,11 @@ async def associate(d: Deps, podeip: PodEIP, pod: PodView, *, eni: Eni, round: i
     return updated
 
 
-async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
-    """Unbind if (and only if) the EIP is bound where this PodEIP recorded. True if a call was made."""
+async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip, verdict: ownership.Verdict) -> bool:
+    """Unbind if (and only if) the verdict allows it: the EIP is this PodEIP's, and bound where
+    this PodEIP recorded, for its UID. True if a call was made."""
     binding = records.binding_of(podeip)
-    if eip.status is not EipStatus.IN_USE or binding is None or not binding.holds(eip):
+    if ownership.Act.UNASSOCIATE not in verdict.may or binding is None or not binding.holds(eip):
         return False
     token = tokens.client_token(
         podeip_uid=podeip.metadata.uid or "",
@@ -212,17 +215,14 @@ async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
 async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     """Release an Available Auto EIP that carries this PodEIP's tags. True if released.
 
-    An EIP with no deciding tag at all (adopted from AENC or Terway) is tagged first, so that
-    the release guard and a later sweep see it as ours (compatibility §5.4).
+    Nothing else is released, and nothing is tagged here: an EIP from AENC's or Terway's time
+    is adopted (tagged) by the pass only with proof (:mod:`podeip.domain.ownership`).
     """
     namespace, name, uid = _names(podeip)
-    state = owner_tags_state(d, podeip, eip)
-    if state == "foreign":
-        message = f"EIP {eip.allocation_id} carries another owner's tags: it is not released"
+    if eip.status is not EipStatus.AVAILABLE or not tagged_for(d, podeip, eip):
+        message = f"EIP {eip.allocation_id} does not carry this PodEIP's ownership tags: it is not released"
         await d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
         return False
-    if state == "untagged":
-        await d.cloud.tag_eips([eip.allocation_id], tags=owner_tags(d, podeip))
     if eip.bandwidth_package_id:
         token = tokens.client_token(
             podeip_uid=uid,

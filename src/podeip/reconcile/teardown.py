@@ -6,7 +6,9 @@ Follow, an expired TTL and a deleted PodEIP then release an Auto EIP and forget 
 
 The teardown never gives up (R4): the finalizer is removed only when no EIP of ours is left
 for this PodEIP. An Auto EIP that is bound to something we did not bind is neither taken nor
-released; the PodEIP waits, with an Event, until a human unbinds it.
+released; the PodEIP waits, with an Event, until a human unbinds it. An EIP that is not this
+PodEIP's (:mod:`podeip.domain.ownership`: another PodEIP's tags or claim, or an untagged EIP
+never adopted) gets no mutating call at all: the finalizer just goes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from podeip import constants as c
 from podeip.api.podeip import AllocationType, PodEIP, ReleaseStrategy
 from podeip.api.pods import PodView
 from podeip.cloud.models import EipStatus
-from podeip.domain import release
+from podeip.domain import ownership, release
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
@@ -46,11 +48,14 @@ class Teardown(PassBase):
             raise self.looks.poll(key, eip.status.value)
         if eip is not None and eip.status is EipStatus.IN_USE:
             self.looks.forget(allocation_id)
-            if await steps.unassociate_if_ours(self.d, podeip, eip):
+            verdict = self._judge(podeip, eip, claim=await self._claim_of(podeip))
+            if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
                 self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
                 message = f"pod gone: EIP {allocation_id} unassociated from its IP"
                 await self.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
                 raise self.looks.poll(key, "unassociating")
+            if verdict.standing is ownership.Standing.HELD_BY_OTHER:  # a Static EIP another PodEIP holds
+                await self._left_alone(podeip, None, verdict)
         self.looks.settled(key)
         fields: dict[str, Any] = {"privateIPAddress": None, "networkInterfaceID": None}
         if eip is not None:
@@ -91,13 +96,21 @@ class Teardown(PassBase):
         for eip in await steps.eips_of(self.d, podeip, get_eip=self.looks.eip):
             if eip.status in BUSY_STATES:
                 raise self.looks.poll(key, eip.status.value)
-            owners = steps.owner_tags_state(self.d, podeip, eip)
+            verdict = self._judge(podeip, eip, claim=await self._claim_of(podeip))
+            if verdict.standing is ownership.Standing.ADOPT:  # opted in: adopted, then as ours
+                await self._adopt_eip(podeip, eip, verdict)
+                raise Requeue(after=0.0, reason="EIP adopted")
+            if verdict.standing is not ownership.Standing.OURS:
+                # Another PodEIP's, never adopted, or unclaimed: no call at all.
+                message = f"EIP {eip.allocation_id} left untouched: {verdict.reason}"
+                await self.d.events.normal(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
+                continue
             if eip.status is EipStatus.IN_USE:
                 self.looks.forget(eip.allocation_id)
-                if await steps.unassociate_if_ours(self.d, podeip, eip):
+                if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
                     self.looks.forget(eip.allocation_id)
                     raise self.looks.poll(key, "unassociating before release")
-                if kind is AllocationType.AUTO and owners != "foreign":
+                if kind is AllocationType.AUTO:
                     message = (
                         f"EIP {eip.allocation_id} is bound to {eip.instance_id}, which this PodEIP did not "
                         "bind; it is neither taken away nor released; unbind it to let the PodEIP go"
@@ -106,7 +119,7 @@ class Teardown(PassBase):
                         podeip_ref(podeip), reason=c.EV_FAILED_RELEASE, message=message
                     )
                     raise Requeue(after=SLOW_RETRY, reason="EIP bound elsewhere")
-                continue  # Static, or another owner's: not ours to unbind or release
+                continue  # Static: bound elsewhere, not ours to unbind
             if kind is AllocationType.AUTO:
                 self.looks.forget(eip.allocation_id)
                 if await steps.release_if_ours(self.d, podeip, eip):

@@ -9,7 +9,8 @@
 - a static EIP is associated, never released, and unassociated when its pod goes; a second pod
   naming it waits with an Event that names the holder; an EIP bound elsewhere is never taken;
 - bad annotations get an Event naming key and value, and nothing is allocated;
-- PodEIPs left by AENC are adopted without a second EIP;
+- PodEIPs left by AENC are adopted without a second EIP when the cloud shows their EIP bound to
+  their pod (the proof), an unbound one only once an administrator opts in;
 - the operator refuses to start while Terway's EIP pool is on;
 - every test ends with a leak audit of the simulated cloud.
 """
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 
 from podeip import constants as c
-from podeip.cloud.models import EipStatus
+from podeip.cloud.models import NETWORK_INTERFACE, EipStatus
+from podeip.cloud.simulated.engine import Engine
 from podeip.cloud.simulated.server import RunningSimulator
 from testbed.fixtures import Kubectl, get_json, wait_for
 
@@ -202,41 +204,81 @@ def test_bad_annotations_get_an_event_naming_key_and_value_and_nothing_is_alloca
     leak_audit(cloud.engine, kubectl, namespace)
 
 
-def test_podeip_left_by_aenc_is_adopted_without_a_new_allocation(
-    operator: OperatorProcess, cloud: RunningSimulator, kubectl: Kubectl, namespace: str
-) -> None:
-    engine = cloud.engine
-    existing = engine.seed_eip(status=EipStatus.AVAILABLE)
-    left_by_aenc = {
+def left_by_aenc(name: str, allocation_id: str) -> dict:  # type: ignore[type-arg]
+    return {
         "apiVersion": "alibabacloud.com/v1beta1",
         "kind": "PodEIP",
         "metadata": {
-            "name": "migrated",
+            "name": name,
             "finalizers": [c.FINALIZER],
             "annotations": {c.CONTROLLER_MARKER_KEY: "ack-extend-network-controller"},
         },
         "spec": {
-            "allocationID": existing.allocation_id,
+            "allocationID": allocation_id,
             "allocationType": {"type": "Auto", "releaseStrategy": "Follow"},
         },
     }
+
+
+def bind_as_aenc_did(engine: Engine, allocation_id: str, pod_ip: str) -> None:
+    """Associate the EIP with the pod IP out of band, through the ENI that holds that IP."""
+    engine.materialize_block(pod_ip)
+    eni = next(e for e in engine.eni_views() if pod_ip in (e.primary_ip, *e.private_ips))
+    engine.edit_eip(
+        allocation_id,
+        instance_id=eni.eni_id,
+        instance_type=NETWORK_INTERFACE,
+        private_ip=pod_ip,
+        status=EipStatus.IN_USE,
+    )
+
+
+def test_podeip_left_by_aenc_is_adopted_without_a_new_allocation(
+    operator: OperatorProcess, cloud: RunningSimulator, kubectl: Kubectl, namespace: str
+) -> None:
+    """Adoption with proof: AENC bound the EIP to the pod; an unbound one waits for an opt-in."""
+    engine = cloud.engine
+    existing = engine.seed_eip(status=EipStatus.AVAILABLE)
+    unbound = engine.seed_eip(status=EipStatus.AVAILABLE)
     # The migration: AENC is removed, its PodEIPs and pods stay, then our operator starts.
     operator.stop()
     allocations_before = len(engine.call_log(action="AllocateEipAddress"))
-    apply(kubectl, namespace, left_by_aenc, pod_manifest("migrated", {K8S + "pod-with-eip": "true"}))
-    wait_for(
+    apply(kubectl, namespace, left_by_aenc("migrated", existing.allocation_id))
+    apply(kubectl, namespace, left_by_aenc("unbound", unbound.allocation_id))
+    apply(
+        kubectl,
+        namespace,
+        pod_manifest("migrated", {K8S + "pod-with-eip": "true"}),
+        pod_manifest("unbound", {K8S + "pod-with-eip": "true"}),
+    )
+    pod_ip = wait_for(
         lambda: (pod(kubectl, namespace, "migrated") or {}).get("status", {}).get("podIP"), what="pod IP"
     )
+    bind_as_aenc_did(engine, existing.allocation_id, str(pod_ip))
+    wait_for(lambda: (pod(kubectl, namespace, "unbound") or {}).get("status", {}).get("podIP"), what="pod IP")
     operator.start()
     assert wait_for_address(kubectl, namespace, "migrated") == existing.ip_address
     assert len(engine.call_log(action="AllocateEipAddress")) == allocations_before
     adopted = next(e for e in engine.eips() if e.allocation_id == existing.allocation_id)
     uid = podeip(kubectl, namespace, "migrated")["metadata"]["uid"]  # type: ignore[index]
     assert adopted.tags[c.TAG_PODEIP_UID] == uid and adopted.tags[c.TAG_CLUSTER_ID] == CLUSTER_ID
+    tagged_only = {call.action for call in engine.mutations(allocation_id=existing.allocation_id)}
+    assert tagged_only == {"TagResources"}
     assert events(kubectl, namespace, reason=c.EV_ADOPTED)
-    kubectl("-n", namespace, "delete", "pod", "migrated")
+    # Without proof nothing is done, until an administrator opts in.
+    wait_for(lambda: events(kubectl, namespace, reason=c.EV_NOT_ADOPTED), what="EipNotAdopted")
+    assert engine.mutations(allocation_id=unbound.allocation_id) == []
+    operator.stop()
+    try:
+        operator.start(PODEIP_ADOPT_UNTAGGED_EIPS="true")
+        assert wait_for_address(kubectl, namespace, "unbound") == unbound.ip_address
+    finally:
+        operator.stop()
+        operator.start()
+    kubectl("-n", namespace, "delete", "pod", "migrated", "unbound")
     wait_for(lambda: podeip(kubectl, namespace, "migrated") is None, what="Follow deletes the adopted PodEIP")
-    wait_for(lambda: all(e.allocation_id != existing.allocation_id for e in engine.eips()), what="released")
+    for allocation_id in (existing.allocation_id, unbound.allocation_id):
+        wait_for(lambda: all(e.allocation_id != allocation_id for e in engine.eips()), what="released")  # noqa: B023
     leak_audit(engine, kubectl, namespace)
 
 

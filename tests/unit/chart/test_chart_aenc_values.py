@@ -157,6 +157,7 @@ def test_podeip_section_settings_reach_the_operator(render: Render) -> None:
     assert settings["gc"]["dry_run"] is True
     assert settings["allow_prepaid"] is True
     assert settings["max_bandwidth_mbps"] == 200
+    assert settings["adopt_untagged_eips"] is True
     assert settings["log_level"] == "DEBUG"
     assert settings["log_format"] == "text"
     assert settings["metrics_port"] == 9191
@@ -180,6 +181,7 @@ def test_chart_podeip_defaults_equal_the_operator_defaults(render: Render) -> No
     assert settings["gc"]["orphan_grace_minutes"] == values["gc"]["orphanGraceMinutes"]
     assert settings["gc"]["dry_run"] == values["gc"]["dryRun"]
     assert settings["allow_prepaid"] == values["allowPrePaid"]
+    assert settings["adopt_untagged_eips"] is values["adoptUntaggedEips"] is False
     assert settings["metrics_port"] == values["metricsPort"]
 
 

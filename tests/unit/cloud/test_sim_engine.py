@@ -2,8 +2,8 @@
 
 Transitions settle on the injected clock only; auto ENIs cover the VPC per /26 and yield to
 registered ENIs; the call log records committed mutations per EIP for leak audits, including
-commit-then-drop; out-of-band edits and deletions; missing or foreign regions are refused;
-server-side throttling follows its bucket.
+commit-then-drop and a tag call on several EIPs; out-of-band edits and deletions; missing or
+foreign regions are refused; server-side throttling follows its bucket.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ def test_the_call_log_shows_committed_mutations_per_eip_even_when_the_answer_was
         ("AllocateEipAddress", "OK"),
     ]
     assert len(engine.eips()) == 1
+
+
+def test_the_call_log_counts_a_tag_call_for_each_eip_it_names() -> None:
+    engine, _ = _engine()
+    first, second, untouched = _allocate(engine), _allocate(engine), _allocate(engine)
+    tag = {"ResourceType": "EIP", "Tag.1.Key": "team", "Tag.1.Value": "games"}
+    engine.handle("TagResources", {**REGION, **tag, "ResourceId.1": first, "ResourceId.2": second})
+    for allocation_id in (first, second):
+        assert [c.action for c in engine.mutations(allocation_id=allocation_id)][-1] == "TagResources"
+    assert [c.action for c in engine.mutations(allocation_id=untouched)] == ["AllocateEipAddress"]
 
 
 def test_out_of_band_edits_and_deletions_are_visible() -> None:

@@ -201,14 +201,19 @@ class Engine:
             return [call for call in self.calls if action is None or call.action == action]
 
     def mutations(self, *, allocation_id: str | None = None) -> list[CallRecord]:
-        """Successful (committed) mutating calls, optionally of one EIP: what a leak audit checks."""
+        """Successful (committed) mutating calls, optionally of one EIP: what a leak audit checks.
+        A call on several EIPs (TagResources' ``ResourceId.N``) counts for each of them."""
         with self._lock:
             return [
                 call
                 for call in self.calls
                 if call.action in MUTATIONS
                 and call.committed
-                and (allocation_id is None or call.allocation_id == allocation_id)
+                and (
+                    allocation_id is None
+                    or call.allocation_id == allocation_id
+                    or any(k.startswith("ResourceId.") and v == allocation_id for k, v in call.params.items())
+                )
             ]
 
     def eni_views(self) -> list[Eni]:
