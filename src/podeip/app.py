@@ -30,7 +30,7 @@ from podeip.k8s.client import KubeClient
 from podeip.k8s.config import load_connection
 from podeip.k8s.errors import ApiError
 from podeip.k8s.events import EventRecorder
-from podeip.k8s.leadership import Leadership
+from podeip.k8s.leadership import LEASE_NAME, Leadership, LeaseTimings
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
 from podeip.k8s.pods import Pods
@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
     )
-    parser.add_argument("--standalone", action="store_true", default=None, help="no kopf peering")
+    parser.add_argument(
+        "--standalone", action="store_true", default=None, help="the only instance: no leader Lease"
+    )
     parser.add_argument("--metrics-port", type=int, help="port of /metrics and /healthz (0: off)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -192,10 +194,7 @@ async def running(
     """The operator's parts, started; stopped on exit. ``provider``: a test's own."""
     async with connected(settings, provider=provider) as deps:
         reconciler = Reconciler(deps)
-        leadership = None
-        if not settings.standalone:  # one active instance (R9); standalone: tests, the demo
-            identity = f"{os.environ.get('HOSTNAME', 'podeip-operator')}-{secrets.token_hex(3)}"
-            leadership = Leadership(deps.client, namespace=settings.namespace, identity=identity)
+        leadership = None if settings.standalone else leadership_of(settings, deps)
         queue = WorkQueue(
             reconciler.reconcile,
             concurrency=settings.max_concurrent_reconciles,
@@ -210,10 +209,15 @@ async def running(
             runner = await start_metrics_server(
                 deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
-        await warm_up(deps, reconciler)
-        queue.start()
+        lead_task = start_task = None
+        if leadership is None:
+            await begin_work(deps, reconciler, queue, None)
+        else:  # a standby watches and queues; it lists and works once it leads
+            lead_task = asyncio.create_task(leadership.run(), name="podeip-leader")
+            start_task = asyncio.create_task(
+                begin_work(deps, reconciler, queue, leadership), name="podeip-begin"
+            )
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
-        lead_task = asyncio.create_task(leadership.run(), name="podeip-leader") if leadership else None
         registry = kopf.OperatorRegistry()
         handlers.register(registry)
         logger.info(
@@ -225,15 +229,50 @@ async def running(
         try:
             yield Operator(connection=deps.connection, queue=queue), reconciler, registry
         finally:
-            tasks = [task for task in (gc_task, lead_task) if task is not None]
+            tasks = [task for task in (gc_task, start_task, lead_task) if task is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await queue.stop()
             if leadership is not None:
                 await leadership.release()
+                await leadership.client.close()
             if runner is not None:
                 await runner.cleanup()
+
+
+def leadership_of(settings: Settings, deps: Deps) -> Leadership:
+    """The leader Lease (R9), on a client of its own: a renewal never waits behind the
+    reconcilers' requests in the shared rate limiter."""
+    leader = settings.leader
+    identity = leader.identity or f"{os.environ.get('HOSTNAME', 'podeip-operator')}-{secrets.token_hex(3)}"
+    client = KubeClient(deps.connection, qps=5, burst=5, metrics=deps.metrics)
+    timings = LeaseTimings(
+        duration=leader.lease_duration_seconds,
+        renew_every=leader.renew_every_seconds,
+        renew_deadline=leader.renew_deadline_seconds,
+        retry_every=leader.retry_every_seconds,
+    )
+    logger.info("leader Lease %s/%s, identity %s", settings.namespace, LEASE_NAME, identity)
+    return Leadership(
+        client,
+        namespace=settings.namespace,
+        identity=identity,
+        timings=timings,
+        on_change=lambda held: deps.metrics.leader.set(1 if held else 0),
+    )
+
+
+async def begin_work(
+    deps: Deps, reconciler: Reconciler, queue: WorkQueue, leadership: Leadership | None
+) -> None:
+    """Once this instance leads (at once when standalone): list our EIPs, start the workers."""
+    if leadership is not None:
+        await leadership.held.wait()
+    else:
+        deps.metrics.leader.set(1)
+    await warm_up(deps, reconciler)
+    queue.start()
 
 
 async def warm_up(deps: Deps, reconciler: Reconciler) -> None:
@@ -288,8 +327,9 @@ async def run(
             settings=kopf_settings(settings),
             memo=memo,
             clusterwide=True,
-            standalone=settings.standalone,
-            peering_name=None if settings.standalone else settings.peering_name,
+            # No kopf peering: it would pause the leader whenever a standby starts. The leader
+            # Lease alone keeps one instance active; a standby only watches and queues.
+            standalone=True,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )

@@ -150,6 +150,7 @@ METRIC_GC_RELEASED: Final = "podeip_gc_released_total"
 METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"
 #: Every request the operator's own Kubernetes client makes (kopf's watches are not counted).
 METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
+METRIC_LEADER: Final = "podeip_leader"
 
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.

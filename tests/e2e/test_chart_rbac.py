@@ -1,21 +1,21 @@
 """We test these aspects of the Helm chart with the real operator on the local control plane:
 
 - the chart lints strictly with Alibaba's AENC sample values, and helm installs it with them:
-  CRDs (PodEIP, kopf peering), the named ClusterKopfPeering, the ValidatingAdmissionPolicy, and
+  the PodEIP CRD (and no kopf peering), the ValidatingAdmissionPolicy, and
   a Deployment whose pod kwok fakes on a fake node;
 - the chart's ServiceAccount may do what the operator needs (pods and pods/status patches,
-  claim Leases in the release namespace only, the kube-system UID, Events, peering) and
+  claim Leases in the release namespace only, the leader Lease, the kube-system UID, Events) and
   nothing it must not (Secrets, creating or deleting pods, Leases elsewhere, other
   ConfigMaps, RBAC objects);
 - ``podeip run`` with the release's environment and a kubeconfig holding only a token of that
-  ServiceAccount joins the chart's peering and binds EIPs through the official SDK and the
+  ServiceAccount leads by the Lease ``<pod>_<uid>`` and binds EIPs through the official SDK and the
   HTTP simulator: the seed documents' Deployment (readiness gate) gets an EIP on every pod, a
   static EIP is claimed by a Lease in the release namespace and associated; deleting the
   workloads releases the Auto EIPs and only unassociates the static one (leak audit);
 - no request of the operator was denied by RBAC or by the chart's admission policy, and the
   calls the RBAC exists for (Lease create/delete, pod and pods/status patches, Events,
   PodEIP writes, the kube-system namespace, the PodEIP CRD, nodes) did succeed; helm uninstall
-  leaves no cluster-wide grant, policy or peering behind.
+  leaves no cluster-wide grant or policy behind.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from .conftest import (
     HELM_SETS,
     KUBE_VERSION,
     OPERATOR_POD,
+    OPERATOR_POD_UID,
     Release,
     kube_requests,
     run_helm,
@@ -105,18 +106,13 @@ def test_chart_lints_strictly_with_the_aenc_sample_values(helm: Path, helm_env: 
     assert "[ERROR]" not in output and "[WARNING]" not in output
 
 
-def test_release_installs_crds_peering_admission_policy_and_a_faked_operator_pod(
+def test_release_installs_the_crd_admission_policy_and_a_faked_operator_pod(
     kubectl: Kubectl, release: Release
 ) -> None:
-    for crd in ("podeips.alibabacloud.com", "clusterkopfpeerings.kopf.dev"):
-        conditions = {x["type"]: x["status"] for x in get_json(kubectl, "crd", crd)["status"]["conditions"]}
-        assert conditions["Established"] == "True", crd
-    assert (
-        get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")["metadata"]["labels"][
-            "app.kubernetes.io/instance"
-        ]
-        == release.name
-    )
+    crd = "podeips.alibabacloud.com"
+    conditions = {x["type"]: x["status"] for x in get_json(kubectl, "crd", crd)["status"]["conditions"]}
+    assert conditions["Established"] == "True", crd
+    assert "clusterkopfpeerings.kopf.dev" not in kubectl("get", "crd", "-o", "name")
     policy = get_json(kubectl, "validatingadmissionpolicy", f"{release.name}-pod-updates")
     assert release.user in policy["spec"]["matchConditions"][0]["expression"]
     # helm --wait returned: kwok reported the (image-less) operator pod Running and Ready.
@@ -125,7 +121,7 @@ def test_release_installs_crds_peering_admission_policy_and_a_faked_operator_pod
     assert operator_pod["spec"]["nodeName"].startswith("kwok-node-")
     assert operator_pod["spec"]["containers"][0]["image"].startswith("registry.invalid/podeip:")
     env = {e["name"]: e.get("value") for e in operator_pod["spec"]["containers"][0]["env"]}
-    assert env["PODEIP_PEERING_NAME"] == "podeip-operator" and env["PODEIP_STANDALONE"] == "false"
+    assert "PODEIP_PEERING_NAME" not in env and env["PODEIP_STANDALONE"] == "false"
 
 
 def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
@@ -143,7 +139,7 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("delete", "leases.coordination.k8s.io", *ns),
         ("get", "namespaces/kube-system"),
         ("create", "events", *elsewhere),
-        ("patch", "clusterkopfpeerings.kopf.dev/podeip-operator"),
+        ("update", f"leases.coordination.k8s.io/{LEASE_NAME}", *ns),
         ("get", "configmaps/eni-config", "-n", "kube-system"),
         ("get", "nodes"),
     ]
@@ -164,6 +160,7 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("create", "rolebindings", *ns),
         ("patch", "nodes"),
         ("create", "customresourcedefinitions"),
+        ("update", "leases.coordination.k8s.io/other", *ns),
     ]
     wrong = [args for args in allowed if not can_i(kubectl, release, *args)]
     wrong += [("NOT denied", *args) for args in denied if can_i(kubectl, release, *args)]
@@ -215,12 +212,8 @@ def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_den
     assert [lease["spec"]["holderIdentity"].rsplit("/", 1)[0] for lease in claims] == [f"{namespace}/static"]
     # The operator leads (the leader Lease is renewed with the chart's RBAC: update by name).
     leader = get_json(kubectl, "-n", release.namespace, "lease", LEASE_NAME)
-    assert leader["spec"]["holderIdentity"].startswith(OPERATOR_POD)
+    assert leader["spec"]["holderIdentity"] == f"{OPERATOR_POD}_{OPERATOR_POD_UID}"
     assert claims[0]["metadata"]["annotations"][c.PRIVATE_PREFIX + "allocation-id"] == static.allocation_id
-
-    # The out-of-cluster operator is the peer in the chart's ClusterKopfPeering.
-    peering = get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")
-    assert OPERATOR_POD in (peering.get("status") or {})
 
     # Delete everything: Follow releases the Auto EIPs; the static EIP is only unassociated.
     auto_ids = {podeip(kubectl, namespace, name)["spec"]["allocationID"] for name in names}  # type: ignore[index]

@@ -101,11 +101,18 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-{{- /* kopf names this operator in the peering object after POD_ID. */}}
-- name: POD_ID
+{{- /* The leader Lease's holder: the pod's name and UID, so that the restarted container of
+the same pod takes the Lease back at once, while another pod waits for it to expire. */}}
+- name: POD_NAME
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+- name: POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+- name: PODEIP_LEADER__IDENTITY
+  value: "$(POD_NAME)_$(POD_UID)"
 - name: PODEIP_CLUSTER_ID
   value: {{ .Values.clusterID | default "" | quote }}
 - name: PODEIP_CLOUD__REGION_ID
@@ -168,13 +175,14 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   value: {{ $p.logFormat | quote }}
 - name: PODEIP_METRICS_PORT
   value: {{ $p.metricsPort | int | quote }}
-{{- if $p.peering.enabled }}
-- name: PODEIP_PEERING_NAME
-  value: {{ $p.peering.name | quote }}
 - name: PODEIP_STANDALONE
   value: "false"
-{{- else }}
-- name: PODEIP_STANDALONE
-  value: "true"
-{{- end }}
+- name: PODEIP_LEADER__LEASE_DURATION_SECONDS
+  value: {{ $p.leaderElection.leaseDurationSeconds | quote }}
+- name: PODEIP_LEADER__RENEW_EVERY_SECONDS
+  value: {{ $p.leaderElection.renewEverySeconds | quote }}
+- name: PODEIP_LEADER__RENEW_DEADLINE_SECONDS
+  value: {{ $p.leaderElection.renewDeadlineSeconds | quote }}
+- name: PODEIP_LEADER__RETRY_EVERY_SECONDS
+  value: {{ $p.leaderElection.retryEverySeconds | quote }}
 {{- end }}

@@ -129,7 +129,7 @@ def test_rendered_environment_is_accepted_by_the_operator_settings(render: Rende
     assert settings["cloud"]["region_id"] == values["regionID"]
     assert settings["cloud"]["provider"] == "alibaba"
     assert settings["enable_controllers"] == ["eip"]
-    assert settings["peering_name"] == "podeip-operator"
+    assert "peering_name" not in settings
     assert settings["standalone"] is False
     assert settings["metrics_port"] == 9090
 

@@ -1,8 +1,8 @@
 """We test these aspects: one replica with the Recreate strategy; the restricted pod security
 context with a read-only root and an emptyDir /tmp; RBAC without wildcards, without secrets
 and with exactly the grants the operator needs; AccessKeys only as mounted files; RRSA on the
-ServiceAccount; the named kopf peering; the ValidatingAdmissionPolicy guarding pod updates;
-the optional NetworkPolicy.
+ServiceAccount; one active instance by the leader Lease alone; the ValidatingAdmissionPolicy
+guarding pod updates; the optional NetworkPolicy.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def test_cluster_role_grants_what_the_operator_uses(render: Render) -> None:
     assert grants(rendered, "events") == {"create", "patch"}
     assert grants(rendered, "customresourcedefinitions") == {"get", "list", "watch"}
     assert grants(rendered, "namespaces") == set()  # only kube-system, by name
-    assert grants(rendered, "clusterkopfpeerings") == {"get", "list", "watch", "patch"}
+    assert grants(rendered, "clusterkopfpeerings") == set()  # no kopf peering (the leader Lease)
 
 
 def test_cluster_role_writes_nothing_but_podeips_pods_and_events(render: Render) -> None:
@@ -137,7 +137,7 @@ def test_cluster_role_writes_nothing_but_podeips_pods_and_events(render: Render)
         if kind == "ClusterRole" and writes & set(rule["verbs"])
         for resource in rule["resources"]
     }
-    assert written == {"podeips", "podeips/status", "pods", "pods/status", "events", "clusterkopfpeerings"}
+    assert written == {"podeips", "podeips/status", "pods", "pods/status", "events"}
 
 
 def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render) -> None:
@@ -236,37 +236,33 @@ def test_worker_role_is_the_default_identity(render: Render) -> None:
     assert "PODEIP_CLOUD__CREDENTIALS__USE_ECS_RAM_ROLE" not in rendered.env
 
 
-def test_named_peering_object_exists_and_the_operator_joins_it(render: Render) -> None:
-    rendered = render()
-    peering = rendered.one("ClusterKopfPeering")
-    assert peering["apiVersion"] == "kopf.dev/v1"
-    assert peering["metadata"]["name"] == rendered.env["PODEIP_PEERING_NAME"] == "podeip-operator"
-    assert rendered.env["PODEIP_STANDALONE"] == "false"
-    pod_id = next(e for e in rendered.container()["env"] if e["name"] == "POD_ID")
-    assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-
-
-def test_legacy_zalando_peering_is_created_and_granted_when_its_api_exists(render: Render) -> None:
+def test_one_active_instance_comes_from_the_leader_lease_alone(render: Render) -> None:
+    """No kopf peering (it paused the leader whenever a second instance started): no peering
+    object, the operator is never standalone, and it holds the Lease as <pod name>_<pod UID>."""
     rendered = render(api_versions=["zalando.org/v1/ClusterKopfPeering"])
-    assert sorted(p["apiVersion"] for p in rendered.all("ClusterKopfPeering")) == [
-        "kopf.dev/v1",
-        "zalando.org/v1",
-    ]
-    groups = {
-        g
-        for _, _, rule in rules_of(rendered)
-        if "clusterkopfpeerings" in rule["resources"]
-        for g in rule["apiGroups"]
-    }
-    assert groups == {"kopf.dev", "zalando.org"}
-
-
-def test_peering_disabled_runs_standalone_without_peering_grants(render: Render) -> None:
-    rendered = render(sets=["podeip.peering.enabled=false"])
     assert rendered.all("ClusterKopfPeering") == []
-    assert rendered.env["PODEIP_STANDALONE"] == "true"
+    assert rendered.env["PODEIP_STANDALONE"] == "false"
     assert "PODEIP_PEERING_NAME" not in rendered.env
-    assert grants(rendered, "clusterkopfpeerings") == set()
+    env = {e["name"]: e for e in rendered.container()["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_UID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
+    assert rendered.env["PODEIP_LEADER__IDENTITY"] == "$(POD_NAME)_$(POD_UID)"
+    names = [e["name"] for e in rendered.container()["env"]]
+    assert names.index("POD_NAME") < names.index("PODEIP_LEADER__IDENTITY")  # $(...) needs it first
+
+
+def test_lease_timings_reach_the_operator_and_are_valid_settings(render: Render) -> None:
+    from podeip.settings import LeaderSettings
+
+    rendered = render(sets=["podeip.leaderElection.leaseDurationSeconds=30"])
+    leader = LeaderSettings(
+        lease_duration_seconds=rendered.env["PODEIP_LEADER__LEASE_DURATION_SECONDS"],
+        renew_every_seconds=rendered.env["PODEIP_LEADER__RENEW_EVERY_SECONDS"],
+        renew_deadline_seconds=rendered.env["PODEIP_LEADER__RENEW_DEADLINE_SECONDS"],
+        retry_every_seconds=rendered.env["PODEIP_LEADER__RETRY_EVERY_SECONDS"],
+    )
+    assert leader.lease_duration_seconds == 30
+    assert leader == LeaderSettings(lease_duration_seconds=30)  # the chart's defaults are the operator's
 
 
 def test_admission_policy_matches_only_the_operator_updating_pods(render: Render) -> None:
