@@ -41,6 +41,8 @@ KUBE_VERSION = versions()["KUBERNETES_VERSION"]
 RELEASE = "podeip-operator"
 ACCESS_KEY_ID = "LTAIe2etestbed000000001"
 ACCESS_KEY_SECRET = "e2e-secret-never-real-0001"
+MIGRATOR = "podeip-e2e-migrator"
+MIGRATOR_GROUP = "podeip-e2e-migrators"
 #: Values on top of the AENC file, and why:
 HELM_SETS = (
     # nothing is ever pulled: kwok fakes the pod, and the name cannot resolve anyway;
@@ -50,6 +52,9 @@ HELM_SETS = (
     # the chart's AccessKey Secret, mounted as files (no fallback to an instance RAM role).
     f"credential.accessKey={ACCESS_KEY_ID}",
     f"credential.accessSecret={ACCESS_KEY_SECRET}",
+    # a migration tool's identities, allowed by the PodEIP admission policy.
+    f"validatingAdmissionPolicy.podEIPs.allowedUsernames={{{MIGRATOR}}}",
+    f"validatingAdmissionPolicy.podEIPs.allowedGroups={{{MIGRATOR_GROUP}}}",
 )
 #: The pod's own name and UID, standing in for the fieldRefs of the leader Lease's identity.
 OPERATOR_POD = "podeip-operator-e2e-out-of-cluster"

@@ -12,6 +12,10 @@
   HTTP simulator: the seed documents' Deployment (readiness gate) gets an EIP on every pod, a
   static EIP is claimed by a Lease in the release namespace and associated; deleting the
   workloads releases the Auto EIPs and only unassociates the static one (leak audit);
+- the PodEIP admission policy: a user (even a cluster admin) may not create PodEIPs, change
+  spec.allocationID / allocationType once set, or write their status, but may label and
+  delete them; the operator's ServiceAccount and the allowed migration identities (a
+  username, a group) may;
 - no request of the operator was denied by RBAC or by the chart's admission policy, and the
   calls the RBAC exists for (Lease create/delete, pod and pods/status patches, Events,
   PodEIP writes, the kube-system namespace, the PodEIP CRD, nodes) did succeed; helm uninstall
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +43,7 @@ from podeip.cloud.models import EipStatus
 from podeip.cloud.simulated.server import RunningSimulator
 from podeip.k8s.leadership import LEASE_NAME
 from podeip.k8s.leases import CLAIM_LABEL
+from testbed.cluster import ControlPlane, binary
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (
@@ -45,6 +51,8 @@ from .conftest import (
     CHART,
     HELM_SETS,
     KUBE_VERSION,
+    MIGRATOR,
+    MIGRATOR_GROUP,
     OPERATOR_POD,
     OPERATOR_POD_UID,
     Release,
@@ -165,6 +173,61 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
     wrong = [args for args in allowed if not can_i(kubectl, release, *args)]
     wrong += [("NOT denied", *args) for args in denied if can_i(kubectl, release, *args)]
     assert wrong == []
+
+
+def attempt(control_plane: ControlPlane, identity: tuple[str, ...], *args: str, input: str = "") -> str:
+    """A kubectl request as ``identity``: "" when it was allowed, else the error."""
+    result = subprocess.run(
+        [str(binary("kubectl")), "--kubeconfig", str(control_plane.kubeconfig), *identity, *args],
+        input=input, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return "" if result.returncode == 0 else result.stderr or "failed"
+
+
+def test_only_the_operator_and_allowed_migrators_create_and_rewrite_podeips(
+    control_plane: ControlPlane, release: Release, namespace: str
+) -> None:
+    # A cluster admin in everything but name: RBAC allows all, so any denial is the policy's.
+    alice = ("--as=alice", "--as-group=system:masters")
+    operator = (f"--as={release.user}",)
+    migrator = (f"--as={MIGRATOR}", "--as-group=system:masters")
+    grouped = ("--as=bob", "--as-group=system:masters", f"--as-group={MIGRATOR_GROUP}")
+    name = "forged"
+    manifest = json.dumps({
+        "apiVersion": f"{c.GROUP}/{c.VERSION}", "kind": "PodEIP",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "allocationID": "eip-e2eadmissionnone",
+            "allocationType": {"type": "Auto", "releaseStrategy": "Follow"},
+        },
+    })  # fmt: skip
+    create = ("create", "-f", "-", "--dry-run=server")
+    ns = ("-n", namespace)
+
+    def patch(*extra: str, body: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
+        body_text = json.dumps(body)
+        return ("patch", "podeip", name, *ns, "--type=merge", "-p", body_text, "--dry-run=server", *extra)
+
+    # The policy is active once the API server has loaded it.
+    denied = wait_for(lambda: attempt(control_plane, alice, *create, input=manifest), timeout=30)
+    assert "only the podeip-operator creates PodEIPs" in str(denied)
+    assert attempt(control_plane, operator, "create", "-f", "-", input=manifest) == ""
+    assert attempt(control_plane, migrator, *create, input=manifest) == ""
+    assert attempt(control_plane, grouped, *create, input=manifest) == ""
+
+    new_id = {"spec": {"allocationID": "eip-someoneelses"}}
+    new_type = {"spec": {"allocationType": {"type": "Static", "releaseStrategy": "Never"}}}
+    status = {"status": {"eipAddress": "203.0.113.9", "networkInterfaceID": "eni-victim"}}
+    assert "spec.allocationID" in attempt(control_plane, alice, *patch(body=new_id))
+    assert "spec.allocationType" in attempt(control_plane, alice, *patch(body=new_type))
+    on_status = ("--subresource=status",)
+    assert "writes PodEIP status" in attempt(control_plane, alice, *patch(*on_status, body=status))
+    assert attempt(control_plane, alice, *patch(body={"metadata": {"labels": {"team": "a"}}})) == ""
+    for allowed in (operator, migrator, grouped):
+        assert attempt(control_plane, allowed, *patch(body=new_id)) == ""
+        assert attempt(control_plane, allowed, *patch(body=new_type)) == ""
+        assert attempt(control_plane, allowed, *patch(*on_status, body=status)) == ""
+    assert attempt(control_plane, alice, "delete", "podeip", name, *ns) == ""
 
 
 def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_denial(

@@ -267,7 +267,7 @@ def test_lease_timings_reach_the_operator_and_are_valid_settings(render: Render)
 
 def test_admission_policy_matches_only_the_operator_updating_pods(render: Render) -> None:
     rendered = render()
-    policy = rendered.one("ValidatingAdmissionPolicy")
+    policy = rendered.one("ValidatingAdmissionPolicy", f"{RELEASE}-podeip-operator-pod-updates")
     assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
     assert policy["spec"]["failurePolicy"] == "Fail"
     (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
@@ -279,8 +279,31 @@ def test_admission_policy_matches_only_the_operator_updating_pods(render: Render
     assert "'network.alibabacloud.com/allocated-eipAddress'" in ours["expression"]
     conditions = " ".join(v["expression"] for v in policy["spec"]["variables"] if "Conditions" in v["name"])
     assert conditions.count("c.type != 'k8s.aliyun.com/eip'") == 2
-    binding = rendered.one("ValidatingAdmissionPolicyBinding")
+    binding = rendered.one("ValidatingAdmissionPolicyBinding", policy["metadata"]["name"])
     assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+
+
+def test_podeip_policy_exempts_the_operator_and_the_allowed_identities_only(render: Render) -> None:
+    """Who is exempt is rendered into the match condition (the e2e test runs the policy)."""
+    name = f"{RELEASE}-podeip-operator-podeips"
+    policy = render().one("ValidatingAdmissionPolicy", name)["spec"]
+    (rule,) = policy["matchConstraints"]["resourceRules"]
+    assert (rule["apiGroups"], rule["operations"]) == (["alibabacloud.com"], ["CREATE", "UPDATE"])
+    assert rule["resources"] == ["podeips", "podeips/status"]  # DELETE stays open to everybody
+    (condition,) = policy["matchConditions"]
+    assert f'request.userInfo.username in ["{SA_USER}"]' in condition["expression"]
+    assert "g in []" in condition["expression"]
+    rendered = render(
+        sets=[
+            "validatingAdmissionPolicy.podEIPs.allowedUsernames={system:serviceaccount:kube-system:terway}",
+            "validatingAdmissionPolicy.podEIPs.allowedGroups={migrators}",
+        ]
+    )
+    (condition,) = rendered.one("ValidatingAdmissionPolicy", name)["spec"]["matchConditions"]
+    assert f'["{SA_USER}","system:serviceaccount:kube-system:terway"]' in condition["expression"]
+    assert 'g in ["migrators"]' in condition["expression"]
+    binding = rendered.one("ValidatingAdmissionPolicyBinding", name)
+    assert binding["spec"] == {"policyName": name, "validationActions": ["Deny"]}
 
 
 def test_admission_policy_is_skipped_before_kubernetes_1_30_and_when_disabled(render: Render) -> None:
