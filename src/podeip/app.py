@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
 from podeip.k8s.config import load_connection
 from podeip.k8s.errors import ApiError
-from podeip.k8s.events import EventRecorder
+from podeip.k8s.events import EventRecorder, ObjectRef
 from podeip.k8s.leadership import LEASE_NAME, Leadership, LeaseTimings
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
@@ -69,8 +70,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     configure_logging(settings.log_level, settings.log_format)
-    if not settings.eip_enabled:
-        logger.warning("enableControllers does not contain 'eip': the EIP controller is off")
     try:
         asyncio.run(run(settings))
     except CoexistenceError as error:
@@ -125,27 +124,63 @@ class CoexistenceError(RuntimeError):
     """Another EIP controller is active: two would allocate twice and fight over bindings."""
 
 
-async def check_no_terway_eip_pool(client: KubeClient) -> None:
-    """Refuse to run beside Terway's EIP feature (reliability T16; compatibility §5.4).
+#: Where AENC runs: its Helm app name in kube-system, as Alibaba's install steps give it.
+AENC_DEPLOYMENT = "/apis/apps/v1/namespaces/kube-system/deployments/ack-extend-network-controller"
+TERWAY_CONFIG = "/api/v1/namespaces/kube-system/configmaps/eni-config"
 
-    Terway keeps its switch in ``kube-system/eni-config`` (key ``eni_conf``, JSON,
-    ``enable_eip_pool``). A missing or unreadable ConfigMap means no Terway EIP pool.
-    """
+
+async def terway_eip_pool(client: KubeClient) -> tuple[dict[str, Any], str] | None:
+    """Terway's EIP feature (reliability T16; compatibility §5.4): its switch is in
+    ``kube-system/eni-config`` (key ``eni_conf``, JSON, ``enable_eip_pool``). A missing or
+    unreadable ConfigMap means no Terway EIP pool."""
     try:
-        config = await client.get("/api/v1/namespaces/kube-system/configmaps/eni-config")
+        config = await client.get(TERWAY_CONFIG)
     except ApiError:
-        return
+        return None
     raw = (config.get("data") or {}).get("eni_conf", "")
     try:
         enabled = str(json.loads(raw).get("enable_eip_pool", "")).lower() == "true" if raw else False
     except (ValueError, AttributeError):
         enabled = '"enable_eip_pool": "true"' in raw
-    if enabled:
-        raise CoexistenceError(
-            "Terway's EIP feature is on (kube-system/eni-config: enable_eip_pool is true); two EIP "
-            "controllers would allocate twice and fight over bindings. Turn it off (see the README, "
-            "Migrating), then start again."
-        )
+    if not enabled:
+        return None
+    return config, (
+        "Terway's EIP feature is on (kube-system/eni-config: enable_eip_pool is true); two EIP "
+        "controllers would allocate twice and fight over bindings. Turn it off (see the README, "
+        "Migrating), then start again."
+    )
+
+
+async def running_aenc(client: KubeClient) -> tuple[dict[str, Any], str] | None:
+    """ack-extend-network-controller's Deployment in kube-system with replicas wanted or still
+    running. Its EIP switch lives in its own configuration, which we do not read: a running
+    AENC is refused whatever it serves. Missing or unreadable: no AENC."""
+    try:
+        deployment = await client.get(AENC_DEPLOYMENT)
+    except ApiError:
+        return None
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    running = (deployment.get("status") or {}).get("replicas", 0)
+    if not wanted and not running:
+        return None
+    return deployment, (
+        "ack-extend-network-controller is running (Deployment kube-system/ack-extend-network-controller, "
+        f"{wanted} replica(s) wanted, {running} running); two EIP controllers would allocate twice "
+        "and fight over bindings. Uninstall it but keep the PodEIP CRD and the PodEIPs (see the "
+        "README, Migrating), then start again."
+    )
+
+
+async def check_no_other_eip_controller(client: KubeClient, events: EventRecorder) -> None:
+    """Refuse to run beside another EIP controller: a log line, a Warning Event on what shows
+    it (Terway's ConfigMap, AENC's Deployment), and exit code 3. Checked once at start."""
+    for check in (terway_eip_pool, running_aenc):
+        found = await check(client)
+        if found is None:
+            continue
+        body, message = found  # a GET of one object carries its apiVersion and kind
+        await events.warning(ObjectRef.from_body(body), reason=constants.EV_OTHER_CONTROLLER, message=message)
+        raise CoexistenceError(message)
 
 
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
@@ -165,8 +200,9 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )
     cloud = provider or build_provider(settings, metrics)
+    events = EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator"))
     try:
-        await check_no_terway_eip_pool(client)
+        await check_no_other_eip_controller(client, events)
         yield Deps(
             settings=settings,
             cluster_id=await cluster_id_of(settings, client),
@@ -175,7 +211,7 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
             client=client,
             pods=Pods(client),
             podeips=PodEIPs(client),
-            events=EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator")),
+            events=events,
             claims=Claims(client, namespace=settings.namespace),
             cloud=cloud,
             metrics=metrics,
@@ -299,6 +335,37 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leader
             logger.exception("garbage collection pass failed")
 
 
+async def idle(
+    settings: Settings, *, stop_flag: asyncio.Event | None, ready_flag: asyncio.Event | None
+) -> None:
+    """``enableControllers`` without ``eip``: touch no EIP and no PodEIP (no watch, no cloud
+    client), but stay up and healthy with metrics served, so that the Deployment is not
+    restarted in a loop, until stopped (SIGTERM/SIGINT)."""
+    logger.warning(
+        "enableControllers is %s, without 'eip': the EIP controller is off; this instance "
+        "touches no EIP and no PodEIP and only serves /healthz and /metrics",
+        settings.enable_controllers,
+    )
+    stop = stop_flag or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    runner = None
+    if settings.metrics_port:
+        runner = await start_metrics_server(Metrics(), host=settings.metrics_host, port=settings.metrics_port)
+    if ready_flag is not None:
+        ready_flag.set()
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
+        if runner is not None:
+            await runner.cleanup()
+
+
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
     configured.persistence.finalizer = "podeip-controller.alibabacloud.com/kopf-finalizer"
@@ -321,6 +388,12 @@ async def run(
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
+    unknown = sorted(set(settings.enable_controllers) - {"eip"})
+    if unknown:
+        logger.warning("enableControllers: %s not implemented here; ignored", ", ".join(unknown))
+    if not settings.eip_enabled:
+        await idle(settings, stop_flag=stop_flag, ready_flag=ready_flag)
+        return
     async with running(settings, provider=provider) as (memo, _, registry):
         await kopf.operator(
             registry=registry,

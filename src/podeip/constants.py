@@ -139,6 +139,8 @@ EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"
 EV_FAILED_RELEASE: Final = "FailedReleaseEip"
 EV_NO_ENI: Final = "EniNotFound"
 EV_POD_SKIPPED: Final = "PodSkipped"
+#: On Terway's eni-config or AENC's Deployment: another EIP controller runs, we refuse to.
+EV_OTHER_CONTROLLER: Final = "AnotherEipControllerRunning"
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"

@@ -149,6 +149,7 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("create", "events", *elsewhere),
         ("update", f"leases.coordination.k8s.io/{LEASE_NAME}", *ns),
         ("get", "configmaps/eni-config", "-n", "kube-system"),
+        ("get", "deployments.apps/ack-extend-network-controller", "-n", "kube-system"),
         ("get", "nodes"),
     ]
     denied = [
@@ -163,6 +164,8 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("create", "leases.coordination.k8s.io", "-n", "kube-system"),
         ("get", "configmaps/other", "-n", "kube-system"),
         ("list", "configmaps", "-n", "kube-system"),
+        ("get", "deployments.apps/coredns", "-n", "kube-system"),
+        ("get", "deployments.apps/ack-extend-network-controller", *ns),
         ("get", "namespaces/default"),
         ("create", "clusterrolebindings"),
         ("create", "rolebindings", *ns),

@@ -140,7 +140,7 @@ def test_cluster_role_writes_nothing_but_podeips_pods_and_events(render: Render)
     assert written == {"podeips", "podeips/status", "pods", "pods/status", "events"}
 
 
-def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render) -> None:
+def test_namespaced_roles_are_pinned_to_leases_one_configmap_and_one_deployment(render: Render) -> None:
     roles = {(role["metadata"]["namespace"], json.dumps(role["rules"])) for role in render().all("Role")}
     assert roles == {
         (NAMESPACE, json.dumps([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -148,7 +148,9 @@ def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render)
                                 {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                                  "resourceNames": ["podeip-operator-leader"], "verbs": ["update"]}])),
         ("kube-system", json.dumps([{"apiGroups": [""], "resources": ["configmaps"],
-                                     "resourceNames": ["eni-config"], "verbs": ["get"]}])),
+                                     "resourceNames": ["eni-config"], "verbs": ["get"]},
+                                    {"apiGroups": ["apps"], "resources": ["deployments"],
+                                     "resourceNames": ["ack-extend-network-controller"], "verbs": ["get"]}])),
     }  # fmt: skip
 
 
