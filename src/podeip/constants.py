@@ -154,6 +154,10 @@ METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"
 METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
 METRIC_LEADER: Final = "podeip_leader"
 
+#: A clusterID containing this (any case) is a documentation placeholder, e.g. Alibaba's
+#: c11ba338192xxxxxxx; the chart's "podeip.validate" refuses the same.
+CLUSTER_ID_PLACEHOLDER: Final = "xxxx"
+
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.
 EVENT_COMPONENT: Final = "podeip-operator"

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from podeip import constants
+
 #: A list given in the environment as ``a,b,c`` (not JSON).
 CommaList = Annotated[list[str], NoDecode]
 
@@ -160,6 +162,18 @@ class Settings(BaseSettings):
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        if constants.CLUSTER_ID_PLACEHOLDER in value.lower():
+            raise ValueError(
+                f"clusterID {value!r} is a placeholder (it contains {constants.CLUSTER_ID_PLACEHOLDER!r}, "
+                "like the documentation's c11ba338192xxxxxxx): two clusters sharing a cluster ID would "
+                "sweep each other's kept EIPs. Set this cluster's own ID, or leave clusterID empty to "
+                "use the kube-system namespace UID"
+            )
         return value
 
     @model_validator(mode="after")

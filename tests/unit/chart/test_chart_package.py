@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unit.chart.chartlib import CHART, KUBE_VERSION, ROOT, VALUES, HelmFailed, Render, run_helm
+from unit.chart.chartlib import CHART, KUBE_VERSION, ROOT, VALUES, HelmFailed, Render, run_helm, values_args
 
 VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))
 
@@ -22,8 +22,7 @@ VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES])
 def test_helm_lint_strict_passes(helm: Path, values_file: str | None) -> None:
     args = ["lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION]
-    if values_file:
-        args += ["--values", str(VALUES / values_file)]
+    args += values_args([values_file] if values_file else [], [])
     result = run_helm(helm, *args)
     assert result.returncode == 0, result.stdout + result.stderr
 
