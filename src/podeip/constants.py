@@ -139,6 +139,8 @@ EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"
 EV_FAILED_RELEASE: Final = "FailedReleaseEip"
 EV_NO_ENI: Final = "EniNotFound"
 EV_POD_SKIPPED: Final = "PodSkipped"
+#: EIP annotations edited on a running pod: read only at creation, so nothing changes.
+EV_ANNOTATIONS_CHANGED: Final = "EipAnnotationsChanged"
 #: On Terway's eni-config or AENC's Deployment: another EIP controller runs, we refuse to.
 EV_OTHER_CONTROLLER: Final = "AnotherEipControllerRunning"
 

@@ -30,8 +30,8 @@ from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
 from podeip.cloud import ratelimit
 from podeip.domain import release
-from podeip.domain.annotations import parse_pod_annotations
-from podeip.domain.request import ParseResult
+from podeip.domain.annotations import candidate_keys, parse_pod_annotations
+from podeip.domain.request import ParseResult, changed_suffixes
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import REPORTS_REMEMBERED, key_of
@@ -104,6 +104,7 @@ class Reconciler(Binding, Teardown):
         if decision.action is release.Action.ASSOCIATE and pod is not None:
             podeip = await self._adopt(podeip, pod, reborn=True)
         if decision.action in (release.Action.KEEP_ASSOCIATED, release.Action.ASSOCIATE) and pod is not None:
+            await self._note_edits(podeip, pod)
             podeip = await self._seen_now(podeip)
             await self._ensure_bound(podeip, pod)
             return
@@ -114,6 +115,28 @@ class Reconciler(Binding, Teardown):
             )
             await self._tell_once(pod, c.EV_CLAIMED_BY_OTHER, message)
         await self._pod_gone(podeip, decision)
+
+    async def _note_edits(self, podeip: PodEIP, pod: PodView) -> None:
+        """EIP annotations are read once, when the PodEIP is created (README, creation-only).
+        An edit on the running pod changes nothing; one Normal Event per change names the keys."""
+        frozen = records.frozen_request(podeip)
+        if frozen is None or pod.uid != podeip.annotations.get(c.ANN_POD_UID):
+            return
+        current = self._parse(pod).request
+        if current is None or current == frozen:  # invalid values have their own Warning
+            return
+        keys = [
+            next((key for key in candidate_keys(suffix) if key in pod.annotations), suffix)
+            for suffix in changed_suffixes(frozen, current)
+        ]
+        message = (
+            f"{', '.join(keys)} differ from the values PodEIP {pod.name} was created with; EIP "
+            "annotations are read only when the PodEIP is created, so the EIP is unchanged "
+            "(re-create the pod, and its PodEIP, to apply them)"
+        )
+        if self._reported.get(pod.uid) != c.EV_ANNOTATIONS_CHANGED + message:
+            self._remember_report(pod.uid, c.EV_ANNOTATIONS_CHANGED + message)
+            await self.d.events.normal(pod_ref(pod), reason=c.EV_ANNOTATIONS_CHANGED, message=message)
 
     async def _seen_now(self, podeip: PodEIP) -> PodEIP:
         """Refresh ``podLastSeen`` from what Kubernetes says, before any cloud step: the TTL of
