@@ -170,7 +170,15 @@ def leak_audit(engine: Engine, kubectl: Kubectl, namespace: str, *, static_ids: 
       only Associate and Unassociate calls.
     """
     for item in get_json(kubectl, "-n", namespace, "podeips")["items"]:
-        kubectl("-n", namespace, "delete", "podeip", item["metadata"]["name"], "--wait=false")
+        kubectl(
+            "-n",
+            namespace,
+            "delete",
+            "podeip",
+            item["metadata"]["name"],
+            "--wait=false",
+            "--ignore-not-found",
+        )
     wait_for(
         lambda: not get_json(kubectl, "-n", namespace, "podeips")["items"], timeout=90, what="PodEIPs gone"
     )
