@@ -122,13 +122,18 @@ class Reconciler(Binding, Teardown):
         frozen = records.frozen_request(podeip)
         if frozen is None or pod.uid != podeip.annotations.get(c.ANN_POD_UID):
             return
-        current = self._parse(pod).request
-        if current is None or current == frozen:  # invalid values have their own Warning
+        parsed = self._parse(pod)
+        if parsed.errors:  # an edit to an invalid value is ignored just the same
+            keys = sorted({error.key for error in parsed.errors})
+        elif parsed.request is None:  # the enabling annotation was removed: kept until pod gone
+            keys = [c.POD_EIP_INSTANCE_ID if frozen.allocation_id else c.POD_WITH_EIP]
+        elif parsed.request == frozen:
             return
-        keys = [
-            next((key for key in candidate_keys(suffix) if key in pod.annotations), suffix)
-            for suffix in changed_suffixes(frozen, current)
-        ]
+        else:
+            keys = [
+                next((key for key in candidate_keys(suffix) if key in pod.annotations), suffix)
+                for suffix in changed_suffixes(frozen, parsed.request)
+            ]
         message = (
             f"{', '.join(keys)} differ from the values PodEIP {pod.name} was created with; EIP "
             "annotations are read only when the PodEIP is created, so the EIP is unchanged "

@@ -1,7 +1,8 @@
 """We test this README promise with ``podeip run`` on the local control plane: EIP annotations
 are read when the PodEIP is created, and editing them on a running pod changes nothing but
-yields one Normal Event per change, naming the keys as the pod spells them, never a second
-Event for the same change over later resync passes.
+yields one Normal Event per change, naming the keys as the pod spells them (an edit to an
+invalid value too), never a second Event for the same change over later resync passes; the EIP
+keeps its settings and address.
 """
 
 from __future__ import annotations
@@ -47,8 +48,20 @@ def test_editing_eip_annotations_on_a_running_pod_yields_one_event_per_change(
     wait_for(lambda: len(changed()) == 2, what="a second Event for the second change")
     second = next(e for e in changed() if e["metadata"]["name"] != first["metadata"]["name"])
     assert second["message"].startswith(f"{K8S}eip-bandwidth, {NET}eip-name differ")
+    kubectl(
+        "-n",
+        namespace,
+        "annotate",
+        "pod",
+        "edited",
+        "--overwrite",
+        NET + "eip-name=renamed",
+        K8S + "eip-isp=NoSuchLine",
+    )
+    wait_for(lambda: len(changed()) == 3, what="a third Event for an invalid edit")
+    assert any(e["message"].startswith(K8S + "eip-isp differ") for e in changed())
     time.sleep(3 * GC_PERIOD_MINUTES * 60)  # resync passes: the same change is not told again
-    assert sorted(e.get("count", 1) for e in changed()) == [1, 1]
+    assert sorted(e.get("count", 1) for e in changed()) == [1, 1, 1]
 
     eip = next(e for e in cloud.engine.eips() if e.allocation_id == allocation_id)
     assert (eip.ip_address, eip.bandwidth, eip.name) == (address, 5, "")
