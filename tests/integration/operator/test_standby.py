@@ -2,8 +2,8 @@
 subprocesses sharing the leader Lease, on the local control plane and the simulated cloud:
 
 - a standby never pauses the leader: with the standby running, new pods keep getting their
-  EIPs from the leader, and the standby makes no cloud call at all and never logs kopf's
-  "Pausing";
+  EIPs from the leader, and the standby makes no cloud call and no Kubernetes write at all
+  (but to the Lease), and neither logs kopf's "Pausing";
 - after SIGKILL of the leader, the standby takes over (with the default Lease timings) and
   serves the pods created meanwhile; the takeover time is measured and printed;
 - a restarted process with the identity of the holder (the same pod's container) takes the
@@ -64,6 +64,18 @@ def lease_spec(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
     return spec
 
 
+def kube_writes(handle: OperatorProcess) -> list[str]:
+    """The instance's own Kubernetes writes other than to the leader Lease."""
+    writes = ("create", "update", "patch", "delete")
+    return [
+        line
+        for line in handle.metrics().splitlines()
+        if line.startswith(c.METRIC_KUBE_REQUESTS + "{")
+        and any(f'verb="{verb}"' in line for verb in writes)
+        and 'resource="leases"' not in line
+    ]
+
+
 def holder(kubectl: Kubectl, namespace: str) -> str:
     return str(lease_spec(kubectl, namespace)["holderIdentity"])
 
@@ -90,6 +102,8 @@ def test_a_standby_never_pauses_the_leader_and_takes_over_after_a_kill(
     assert leads(alpha) and not leads(beta)
     assert holder(kubectl, namespace) == "alpha"
     assert cloud_calls(beta) == [], "the standby called the cloud"
+    assert kube_writes(beta) == [], "the standby wrote to Kubernetes"
+    assert kube_writes(alpha) != []  # the counter does count the leader's writes
     for handle in (alpha, beta):
         assert "Pausing" not in handle.log_path.read_text(), handle.tail()
 
