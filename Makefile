@@ -70,7 +70,7 @@ image: ## Build the container image (needs Docker)
 	docker build -t podeip-operator:dev .
 
 chart-lint: install testbed ## helm lint the chart
-	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint --strict --kube-version 1.36.2 charts/podeip-operator
+	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint --strict --kube-version 1.36.2 --set regionID=cn-hangzhou charts/podeip-operator
 
 kind-e2e: ## kind cluster + image + helm install + the demo checks (needs Docker and kind)
 	hack/kind-e2e.sh

@@ -2,7 +2,6 @@
 # Keep the chart's copy of the PodEIP CRD identical to crds/ (the source of truth).
 #   hack/sync-crds.sh          copy crds/podeips.alibabacloud.com.yaml into the chart
 #   hack/sync-crds.sh --check  exit 1 if the copy differs (for `make verify` and CI)
-# The chart's crds/ also holds kopf's peering CRD, which has no counterpart in crds/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/crds/podeips.alibabacloud.com.yaml"

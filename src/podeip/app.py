@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
 from podeip.k8s.config import load_connection
 from podeip.k8s.errors import ApiError
-from podeip.k8s.events import EventRecorder
-from podeip.k8s.leadership import Leadership
+from podeip.k8s.events import EventRecorder, ObjectRef
+from podeip.k8s.leadership import LEASE_NAME, Leadership, LeaseTimings
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
 from podeip.k8s.pods import Pods
@@ -49,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
     )
-    parser.add_argument("--standalone", action="store_true", default=None, help="no kopf peering")
+    parser.add_argument(
+        "--standalone", action="store_true", default=None, help="the only instance: no leader Lease"
+    )
     parser.add_argument("--metrics-port", type=int, help="port of /metrics and /healthz (0: off)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -67,8 +70,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     configure_logging(settings.log_level, settings.log_format)
-    if not settings.eip_enabled:
-        logger.warning("enableControllers does not contain 'eip': the EIP controller is off")
     try:
         asyncio.run(run(settings))
     except CoexistenceError as error:
@@ -123,27 +124,63 @@ class CoexistenceError(RuntimeError):
     """Another EIP controller is active: two would allocate twice and fight over bindings."""
 
 
-async def check_no_terway_eip_pool(client: KubeClient) -> None:
-    """Refuse to run beside Terway's EIP feature (reliability T16; compatibility §5.4).
+#: Where AENC runs: its Helm app name in kube-system, as Alibaba's install steps give it.
+AENC_DEPLOYMENT = "/apis/apps/v1/namespaces/kube-system/deployments/ack-extend-network-controller"
+TERWAY_CONFIG = "/api/v1/namespaces/kube-system/configmaps/eni-config"
 
-    Terway keeps its switch in ``kube-system/eni-config`` (key ``eni_conf``, JSON,
-    ``enable_eip_pool``). A missing or unreadable ConfigMap means no Terway EIP pool.
-    """
+
+async def terway_eip_pool(client: KubeClient) -> tuple[dict[str, Any], str] | None:
+    """Terway's EIP feature (reliability T16; compatibility §5.4): its switch is in
+    ``kube-system/eni-config`` (key ``eni_conf``, JSON, ``enable_eip_pool``). A missing or
+    unreadable ConfigMap means no Terway EIP pool."""
     try:
-        config = await client.get("/api/v1/namespaces/kube-system/configmaps/eni-config")
+        config = await client.get(TERWAY_CONFIG)
     except ApiError:
-        return
+        return None
     raw = (config.get("data") or {}).get("eni_conf", "")
     try:
         enabled = str(json.loads(raw).get("enable_eip_pool", "")).lower() == "true" if raw else False
     except (ValueError, AttributeError):
         enabled = '"enable_eip_pool": "true"' in raw
-    if enabled:
-        raise CoexistenceError(
-            "Terway's EIP feature is on (kube-system/eni-config: enable_eip_pool is true); two EIP "
-            "controllers would allocate twice and fight over bindings. Turn it off (see the README, "
-            "Migrating), then start again."
-        )
+    if not enabled:
+        return None
+    return config, (
+        "Terway's EIP feature is on (kube-system/eni-config: enable_eip_pool is true); two EIP "
+        "controllers would allocate twice and fight over bindings. Turn it off (see the README, "
+        "Migrating), then start again."
+    )
+
+
+async def running_aenc(client: KubeClient) -> tuple[dict[str, Any], str] | None:
+    """ack-extend-network-controller's Deployment in kube-system with replicas wanted or still
+    running. Its EIP switch lives in its own configuration, which we do not read: a running
+    AENC is refused whatever it serves. Missing or unreadable: no AENC."""
+    try:
+        deployment = await client.get(AENC_DEPLOYMENT)
+    except ApiError:
+        return None
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    running = (deployment.get("status") or {}).get("replicas", 0)
+    if not wanted and not running:
+        return None
+    return deployment, (
+        "ack-extend-network-controller is running (Deployment kube-system/ack-extend-network-controller, "
+        f"{wanted} replica(s) wanted, {running} running); two EIP controllers would allocate twice "
+        "and fight over bindings. Uninstall it but keep the PodEIP CRD and the PodEIPs (see the "
+        "README, Migrating), then start again."
+    )
+
+
+async def check_no_other_eip_controller(client: KubeClient, events: EventRecorder) -> None:
+    """Refuse to run beside another EIP controller: a log line, a Warning Event on what shows
+    it (Terway's ConfigMap, AENC's Deployment), and exit code 3. Checked once at start."""
+    for check in (terway_eip_pool, running_aenc):
+        found = await check(client)
+        if found is None:
+            continue
+        body, message = found  # a GET of one object carries its apiVersion and kind
+        await events.warning(ObjectRef.from_body(body), reason=constants.EV_OTHER_CONTROLLER, message=message)
+        raise CoexistenceError(message)
 
 
 async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
@@ -163,8 +200,9 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )
     cloud = provider or build_provider(settings, metrics)
+    events = EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator"))
     try:
-        await check_no_terway_eip_pool(client)
+        await check_no_other_eip_controller(client, events)
         yield Deps(
             settings=settings,
             cluster_id=await cluster_id_of(settings, client),
@@ -173,7 +211,7 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
             client=client,
             pods=Pods(client),
             podeips=PodEIPs(client),
-            events=EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator")),
+            events=events,
             claims=Claims(client, namespace=settings.namespace),
             cloud=cloud,
             metrics=metrics,
@@ -192,10 +230,7 @@ async def running(
     """The operator's parts, started; stopped on exit. ``provider``: a test's own."""
     async with connected(settings, provider=provider) as deps:
         reconciler = Reconciler(deps)
-        leadership = None
-        if not settings.standalone:  # one active instance (R9); standalone: tests, the demo
-            identity = f"{os.environ.get('HOSTNAME', 'podeip-operator')}-{secrets.token_hex(3)}"
-            leadership = Leadership(deps.client, namespace=settings.namespace, identity=identity)
+        leadership = None if settings.standalone else leadership_of(settings, deps)
         queue = WorkQueue(
             reconciler.reconcile,
             concurrency=settings.max_concurrent_reconciles,
@@ -210,10 +245,15 @@ async def running(
             runner = await start_metrics_server(
                 deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
-        await warm_up(deps, reconciler)
-        queue.start()
+        lead_task = start_task = None
+        if leadership is None:
+            await begin_work(deps, reconciler, queue, None)
+        else:  # a standby watches and queues; it lists and works once it leads
+            lead_task = asyncio.create_task(leadership.run(), name="podeip-leader")
+            start_task = asyncio.create_task(
+                begin_work(deps, reconciler, queue, leadership), name="podeip-begin"
+            )
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
-        lead_task = asyncio.create_task(leadership.run(), name="podeip-leader") if leadership else None
         registry = kopf.OperatorRegistry()
         handlers.register(registry)
         logger.info(
@@ -225,15 +265,50 @@ async def running(
         try:
             yield Operator(connection=deps.connection, queue=queue), reconciler, registry
         finally:
-            tasks = [task for task in (gc_task, lead_task) if task is not None]
+            tasks = [task for task in (gc_task, start_task, lead_task) if task is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await queue.stop()
             if leadership is not None:
                 await leadership.release()
+                await leadership.client.close()
             if runner is not None:
                 await runner.cleanup()
+
+
+def leadership_of(settings: Settings, deps: Deps) -> Leadership:
+    """The leader Lease (R9), on a client of its own: a renewal never waits behind the
+    reconcilers' requests in the shared rate limiter."""
+    leader = settings.leader
+    identity = leader.identity or f"{os.environ.get('HOSTNAME', 'podeip-operator')}-{secrets.token_hex(3)}"
+    client = KubeClient(deps.connection, qps=5, burst=5, metrics=deps.metrics)
+    timings = LeaseTimings(
+        duration=leader.lease_duration_seconds,
+        renew_every=leader.renew_every_seconds,
+        renew_deadline=leader.renew_deadline_seconds,
+        retry_every=leader.retry_every_seconds,
+    )
+    logger.info("leader Lease %s/%s, identity %s", settings.namespace, LEASE_NAME, identity)
+    return Leadership(
+        client,
+        namespace=settings.namespace,
+        identity=identity,
+        timings=timings,
+        on_change=lambda held: deps.metrics.leader.set(1 if held else 0),
+    )
+
+
+async def begin_work(
+    deps: Deps, reconciler: Reconciler, queue: WorkQueue, leadership: Leadership | None
+) -> None:
+    """Once this instance leads (at once when standalone): list our EIPs, start the workers."""
+    if leadership is not None:
+        await leadership.held.wait()
+    else:
+        deps.metrics.leader.set(1)
+    await warm_up(deps, reconciler)
+    queue.start()
 
 
 async def warm_up(deps: Deps, reconciler: Reconciler) -> None:
@@ -260,6 +335,37 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leader
             logger.exception("garbage collection pass failed")
 
 
+async def idle(
+    settings: Settings, *, stop_flag: asyncio.Event | None, ready_flag: asyncio.Event | None
+) -> None:
+    """``enableControllers`` without ``eip``: touch no EIP and no PodEIP (no watch, no cloud
+    client), but stay up and healthy with metrics served, so that the Deployment is not
+    restarted in a loop, until stopped (SIGTERM/SIGINT)."""
+    logger.warning(
+        "enableControllers is %s, without 'eip': the EIP controller is off; this instance "
+        "touches no EIP and no PodEIP and only serves /healthz and /metrics",
+        settings.enable_controllers,
+    )
+    stop = stop_flag or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    runner = None
+    if settings.metrics_port:
+        runner = await start_metrics_server(Metrics(), host=settings.metrics_host, port=settings.metrics_port)
+    if ready_flag is not None:
+        ready_flag.set()
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
+        if runner is not None:
+            await runner.cleanup()
+
+
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
     configured.persistence.finalizer = "podeip-controller.alibabacloud.com/kopf-finalizer"
@@ -282,14 +388,21 @@ async def run(
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
+    unknown = sorted(set(settings.enable_controllers) - {"eip"})
+    if unknown:
+        logger.warning("enableControllers: %s not implemented here; ignored", ", ".join(unknown))
+    if not settings.eip_enabled:
+        await idle(settings, stop_flag=stop_flag, ready_flag=ready_flag)
+        return
     async with running(settings, provider=provider) as (memo, _, registry):
         await kopf.operator(
             registry=registry,
             settings=kopf_settings(settings),
             memo=memo,
             clusterwide=True,
-            standalone=settings.standalone,
-            peering_name=None if settings.standalone else settings.peering_name,
+            # No kopf peering: it would pause the leader whenever a standby starts. The leader
+            # Lease alone keeps one instance active; a standby only watches and queues.
+            standalone=True,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )

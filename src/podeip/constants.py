@@ -149,6 +149,10 @@ EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"
 EV_FAILED_RELEASE: Final = "FailedReleaseEip"
 EV_NO_ENI: Final = "EniNotFound"
 EV_POD_SKIPPED: Final = "PodSkipped"
+#: EIP annotations edited on a running pod: read only at creation, so nothing changes.
+EV_ANNOTATIONS_CHANGED: Final = "EipAnnotationsChanged"
+#: On Terway's eni-config or AENC's Deployment: another EIP controller runs, we refuse to.
+EV_OTHER_CONTROLLER: Final = "AnotherEipControllerRunning"
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"
@@ -160,6 +164,11 @@ METRIC_GC_RELEASED: Final = "podeip_gc_released_total"
 METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"
 #: Every request the operator's own Kubernetes client makes (kopf's watches are not counted).
 METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
+METRIC_LEADER: Final = "podeip_leader"
+
+#: A clusterID containing this (any case) is a documentation placeholder, e.g. Alibaba's
+#: c11ba338192xxxxxxx; the chart's "podeip.validate" refuses the same.
+CLUSTER_ID_PLACEHOLDER: Final = "xxxx"
 
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.

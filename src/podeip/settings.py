@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from podeip import constants
 from podeip.api import durations
 
 #: A list given in the environment as ``a,b,c`` (not JSON).
@@ -94,6 +95,27 @@ class GCSettings(BaseModel):
     dry_run: bool = False
 
 
+class LeaderSettings(BaseModel):
+    """The leader Lease (``podeip.k8s.leadership``): seconds; see README "One active instance"."""
+
+    lease_duration_seconds: float = Field(default=15.0, ge=1)
+    renew_every_seconds: float = Field(default=5.0, gt=0)
+    renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    retry_every_seconds: float = Field(default=2.0, gt=0)
+    #: Who holds the Lease. The chart sets ``<pod name>_<pod UID>``, so that the restarted
+    #: container of the same pod takes the Lease back at once. Empty: hostname and a random
+    #: suffix (a restarted process then waits for the Lease to expire).
+    identity: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderSettings:
+        if not self.renew_every_seconds < self.renew_deadline_seconds < self.lease_duration_seconds:
+            raise ValueError(
+                "leader: renew_every_seconds < renew_deadline_seconds < lease_duration_seconds is required"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODEIP_",
@@ -126,10 +148,11 @@ class Settings(BaseSettings):
     kubeconfig: Path | None = None
     kube_client_qps: float = Field(default=20.0, gt=0)
     kube_client_burst: int = Field(default=30, ge=1)
-    #: Namespace of the operator (Leases for static-EIP claims live here).
+    #: Namespace of the operator (Leases for static-EIP claims and the leader Lease live here).
     namespace: str = "kube-system"
-    peering_name: str = "podeip-operator"
+    #: The only instance: no leader Lease (tests, the demo). Production keeps it False.
     standalone: bool = False
+    leader: LeaderSettings = Field(default_factory=LeaderSettings)
 
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     gc: GCSettings = Field(default_factory=GCSettings)
@@ -164,6 +187,18 @@ class Settings(BaseSettings):
             return durations.parse_release_after(value)
         except durations.DurationError as exc:
             raise ValueError(f"a positive Go duration such as 720h: {exc}") from None
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        if constants.CLUSTER_ID_PLACEHOLDER in value.lower():
+            raise ValueError(
+                f"clusterID {value!r} is a placeholder (it contains {constants.CLUSTER_ID_PLACEHOLDER!r}, "
+                "like the documentation's c11ba338192xxxxxxx): two clusters sharing a cluster ID would "
+                "sweep each other's kept EIPs. Set this cluster's own ID, or leave clusterID empty to "
+                "use the kube-system namespace UID"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

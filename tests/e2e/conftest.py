@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ KUBE_VERSION = versions()["KUBERNETES_VERSION"]
 RELEASE = "podeip-operator"
 ACCESS_KEY_ID = "LTAIe2etestbed000000001"
 ACCESS_KEY_SECRET = "e2e-secret-never-real-0001"
+MIGRATOR = "podeip-e2e-migrator"
+MIGRATOR_GROUP = "podeip-e2e-migrators"
 #: Values on top of the AENC file, and why:
 HELM_SETS = (
     # nothing is ever pulled: kwok fakes the pod, and the name cannot resolve anyway;
@@ -49,9 +52,13 @@ HELM_SETS = (
     # the chart's AccessKey Secret, mounted as files (no fallback to an instance RAM role).
     f"credential.accessKey={ACCESS_KEY_ID}",
     f"credential.accessSecret={ACCESS_KEY_SECRET}",
+    # a migration tool's identities, allowed by the PodEIP admission policy.
+    f"validatingAdmissionPolicy.podEIPs.allowedUsernames={{{MIGRATOR}}}",
+    f"validatingAdmissionPolicy.podEIPs.allowedGroups={{{MIGRATOR_GROUP}}}",
 )
-#: The pod's own name, standing in for the fieldRef the chart gives kopf's peer identity.
+#: The pod's own name and UID, standing in for the fieldRefs of the leader Lease's identity.
 OPERATOR_POD = "podeip-operator-e2e-out-of-cluster"
+OPERATOR_POD_UID = "00000000-0000-4000-8000-0000000000e2"
 #: The GC pass lists PodEIPs cluster-wide and the tagged EIPs; every 3 s here, so that it runs
 #: under the chart's RBAC during the test (AENC's value is whole minutes).
 GC_PERIOD_MINUTES = "0.05"
@@ -134,7 +141,7 @@ def release(
         # documents for crds/).
         left = kubectl(
             "get", "clusterroles,clusterrolebindings,validatingadmissionpolicies,"
-            "validatingadmissionpolicybindings,clusterkopfpeerings.kopf.dev",
+            "validatingadmissionpolicybindings",
             "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name",
         )  # fmt: skip
         assert left.split() == [], f"left behind by helm uninstall: {left}"
@@ -173,14 +180,20 @@ def chart_environment(release: Release, kubectl: Kubectl, files: Path) -> dict[s
     (container,) = [
         c for c in release.deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "operator"
     ]
-    field_values = {"metadata.namespace": release.namespace, "metadata.name": OPERATOR_POD}
+    field_values = {
+        "metadata.namespace": release.namespace,
+        "metadata.name": OPERATOR_POD,
+        "metadata.uid": OPERATOR_POD_UID,
+    }
     env: dict[str, str] = {}
     for item in container["env"]:
         if "valueFrom" in item:
             env[item["name"]] = field_values[item["valueFrom"]["fieldRef"]["fieldPath"]]
         else:
-            # The API server stores `value: ""` as no value at all.
-            env[item["name"]] = item.get("value", "")
+            # The API server stores `value: ""` as no value at all; the kubelet expands
+            # $(NAME) of variables defined before.
+            value = item.get("value", "")
+            env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), value)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     (volume,) = [
         v for v in release.deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "credentials"

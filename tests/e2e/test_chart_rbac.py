@@ -1,27 +1,32 @@
 """We test these aspects of the Helm chart with the real operator on the local control plane:
 
 - the chart lints strictly with Alibaba's AENC sample values, and helm installs it with them:
-  CRDs (PodEIP, kopf peering), the named ClusterKopfPeering, the ValidatingAdmissionPolicy, and
+  the PodEIP CRD (and no kopf peering), the ValidatingAdmissionPolicy, and
   a Deployment whose pod kwok fakes on a fake node;
 - the chart's ServiceAccount may do what the operator needs (pods and pods/status patches,
-  claim Leases in the release namespace only, the kube-system UID, Events, peering) and
+  claim Leases in the release namespace only, the leader Lease, the kube-system UID, Events) and
   nothing it must not (Secrets, creating or deleting pods, Leases elsewhere, other
   ConfigMaps, RBAC objects);
 - ``podeip run`` with the release's environment and a kubeconfig holding only a token of that
-  ServiceAccount joins the chart's peering and binds EIPs through the official SDK and the
+  ServiceAccount leads by the Lease ``<pod>_<uid>`` and binds EIPs through the official SDK and the
   HTTP simulator: the seed documents' Deployment (readiness gate) gets an EIP on every pod, a
   static EIP is claimed by a Lease in the release namespace and associated; deleting the
   workloads releases the Auto EIPs and only unassociates the static one (leak audit);
+- the PodEIP admission policy: a user (even a cluster admin) may not create PodEIPs, change
+  spec.allocationID / allocationType once set, or write their status, but may label and
+  delete them; the operator's ServiceAccount and the allowed migration identities (a
+  username, a group) may;
 - no request of the operator was denied by RBAC or by the chart's admission policy, and the
   calls the RBAC exists for (Lease create/delete, pod and pods/status patches, Events,
   PodEIP writes, the kube-system namespace, the PodEIP CRD, nodes) did succeed; helm uninstall
-  leaves no cluster-wide grant, policy or peering behind.
+  leaves no cluster-wide grant or policy behind.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +43,7 @@ from podeip.cloud.models import EipStatus
 from podeip.cloud.simulated.server import RunningSimulator
 from podeip.k8s.leadership import LEASE_NAME
 from podeip.k8s.leases import CLAIM_LABEL
+from testbed.cluster import ControlPlane, binary
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (
@@ -45,7 +51,10 @@ from .conftest import (
     CHART,
     HELM_SETS,
     KUBE_VERSION,
+    MIGRATOR,
+    MIGRATOR_GROUP,
     OPERATOR_POD,
+    OPERATOR_POD_UID,
     Release,
     kube_requests,
     run_helm,
@@ -105,18 +114,13 @@ def test_chart_lints_strictly_with_the_aenc_sample_values(helm: Path, helm_env: 
     assert "[ERROR]" not in output and "[WARNING]" not in output
 
 
-def test_release_installs_crds_peering_admission_policy_and_a_faked_operator_pod(
+def test_release_installs_the_crd_admission_policy_and_a_faked_operator_pod(
     kubectl: Kubectl, release: Release
 ) -> None:
-    for crd in ("podeips.alibabacloud.com", "clusterkopfpeerings.kopf.dev"):
-        conditions = {x["type"]: x["status"] for x in get_json(kubectl, "crd", crd)["status"]["conditions"]}
-        assert conditions["Established"] == "True", crd
-    assert (
-        get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")["metadata"]["labels"][
-            "app.kubernetes.io/instance"
-        ]
-        == release.name
-    )
+    crd = "podeips.alibabacloud.com"
+    conditions = {x["type"]: x["status"] for x in get_json(kubectl, "crd", crd)["status"]["conditions"]}
+    assert conditions["Established"] == "True", crd
+    assert "clusterkopfpeerings.kopf.dev" not in kubectl("get", "crd", "-o", "name")
     policy = get_json(kubectl, "validatingadmissionpolicy", f"{release.name}-pod-updates")
     assert release.user in policy["spec"]["matchConditions"][0]["expression"]
     # helm --wait returned: kwok reported the (image-less) operator pod Running and Ready.
@@ -125,7 +129,7 @@ def test_release_installs_crds_peering_admission_policy_and_a_faked_operator_pod
     assert operator_pod["spec"]["nodeName"].startswith("kwok-node-")
     assert operator_pod["spec"]["containers"][0]["image"].startswith("registry.invalid/podeip:")
     env = {e["name"]: e.get("value") for e in operator_pod["spec"]["containers"][0]["env"]}
-    assert env["PODEIP_PEERING_NAME"] == "podeip-operator" and env["PODEIP_STANDALONE"] == "false"
+    assert "PODEIP_PEERING_NAME" not in env and env["PODEIP_STANDALONE"] == "false"
 
 
 def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
@@ -143,8 +147,9 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("delete", "leases.coordination.k8s.io", *ns),
         ("get", "namespaces/kube-system"),
         ("create", "events", *elsewhere),
-        ("patch", "clusterkopfpeerings.kopf.dev/podeip-operator"),
+        ("update", f"leases.coordination.k8s.io/{LEASE_NAME}", *ns),
         ("get", "configmaps/eni-config", "-n", "kube-system"),
+        ("get", "deployments.apps/ack-extend-network-controller", "-n", "kube-system"),
         ("get", "nodes"),
     ]
     denied = [
@@ -159,15 +164,76 @@ def test_service_account_may_do_what_the_operator_needs_and_nothing_more(
         ("create", "leases.coordination.k8s.io", "-n", "kube-system"),
         ("get", "configmaps/other", "-n", "kube-system"),
         ("list", "configmaps", "-n", "kube-system"),
+        ("get", "deployments.apps/coredns", "-n", "kube-system"),
+        ("get", "deployments.apps/ack-extend-network-controller", *ns),
         ("get", "namespaces/default"),
         ("create", "clusterrolebindings"),
         ("create", "rolebindings", *ns),
         ("patch", "nodes"),
         ("create", "customresourcedefinitions"),
+        ("update", "leases.coordination.k8s.io/other", *ns),
     ]
     wrong = [args for args in allowed if not can_i(kubectl, release, *args)]
     wrong += [("NOT denied", *args) for args in denied if can_i(kubectl, release, *args)]
     assert wrong == []
+
+
+def attempt(control_plane: ControlPlane, identity: tuple[str, ...], *args: str, input: str = "") -> str:
+    """A kubectl request as ``identity``: "" when it was allowed, else the error."""
+    result = subprocess.run(
+        [str(binary("kubectl")), "--kubeconfig", str(control_plane.kubeconfig), *identity, *args],
+        input=input, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return "" if result.returncode == 0 else result.stderr or "failed"
+
+
+def test_only_the_operator_and_allowed_migrators_create_and_rewrite_podeips(
+    control_plane: ControlPlane, release: Release, namespace: str
+) -> None:
+    # A cluster admin in everything but name: RBAC allows all, so any denial is the policy's.
+    alice = ("--as=alice", "--as-group=system:masters")
+    operator = (f"--as={release.user}",)
+    migrator = (f"--as={MIGRATOR}", "--as-group=system:masters")
+    grouped = ("--as=bob", "--as-group=system:masters", f"--as-group={MIGRATOR_GROUP}")
+    name = "forged"
+    manifest = json.dumps({
+        "apiVersion": f"{c.GROUP}/{c.VERSION}", "kind": "PodEIP",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "allocationID": "eip-e2eadmissionnone",
+            "allocationType": {"type": "Auto", "releaseStrategy": "Follow"},
+        },
+    })  # fmt: skip
+    create = ("create", "-f", "-", "--dry-run=server")
+    ns = ("-n", namespace)
+
+    def patch(*extra: str, body: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
+        body_text = json.dumps(body)
+        return ("patch", "podeip", name, *ns, "--type=merge", "-p", body_text, "--dry-run=server", *extra)
+
+    # The policy is active once the API server has loaded it.
+    denied = wait_for(lambda: attempt(control_plane, alice, *create, input=manifest), timeout=30)
+    assert "only the podeip-operator creates PodEIPs" in str(denied)
+    assert attempt(control_plane, migrator, *create, input=manifest) == ""
+    assert attempt(control_plane, grouped, *create, input=manifest) == ""
+    assert attempt(control_plane, operator, "create", "-f", "-", input=manifest) == ""
+
+    new_id = {"spec": {"allocationID": "eip-someoneelses"}}
+    new_type = {"spec": {"allocationType": {"type": "Static", "releaseStrategy": "Never"}}}
+    status = {"status": {"eipAddress": "203.0.113.9", "networkInterfaceID": "eni-victim"}}
+    assert "spec.allocationID" in attempt(control_plane, alice, *patch(body=new_id))
+    assert "spec.allocationType" in attempt(control_plane, alice, *patch(body=new_type))
+    on_status = ("--subresource=status",)
+    assert "writes PodEIP status" in attempt(control_plane, alice, *patch(*on_status, body=status))
+    assert attempt(control_plane, alice, *patch(body={"metadata": {"labels": {"team": "a"}}})) == ""
+    for allowed in (operator, migrator, grouped):
+        assert attempt(control_plane, allowed, *patch(body=new_id)) == ""
+        assert attempt(control_plane, allowed, *patch(body=new_type)) == ""
+    # (kubectl reads podeips/status first, which the operator's RBAC does not grant; its own
+    # status patches pass the policy in the operator test below, which fails on any denial.)
+    for allowed in (migrator, grouped):
+        assert attempt(control_plane, allowed, *patch(*on_status, body=status)) == ""
+    assert attempt(control_plane, alice, "delete", "podeip", name, *ns) == ""
 
 
 def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_denial(
@@ -215,12 +281,8 @@ def test_operator_with_only_the_chart_rbac_binds_and_releases_eips_without_a_den
     assert [lease["spec"]["holderIdentity"].rsplit("/", 1)[0] for lease in claims] == [f"{namespace}/static"]
     # The operator leads (the leader Lease is renewed with the chart's RBAC: update by name).
     leader = get_json(kubectl, "-n", release.namespace, "lease", LEASE_NAME)
-    assert leader["spec"]["holderIdentity"].startswith(OPERATOR_POD)
+    assert leader["spec"]["holderIdentity"] == f"{OPERATOR_POD}_{OPERATOR_POD_UID}"
     assert claims[0]["metadata"]["annotations"][c.PRIVATE_PREFIX + "allocation-id"] == static.allocation_id
-
-    # The out-of-cluster operator is the peer in the chart's ClusterKopfPeering.
-    peering = get_json(kubectl, "clusterkopfpeering.kopf.dev", "podeip-operator")
-    assert OPERATOR_POD in (peering.get("status") or {})
 
     # Delete everything: Follow releases the Auto EIPs; the static EIP is only unassociated.
     auto_ids = {podeip(kubectl, namespace, name)["spec"]["allocationID"] for name in names}  # type: ignore[index]

@@ -64,6 +64,13 @@ class OperatorProcess:
                 self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to release anything."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
     def wait_exit(self, timeout: float = 60) -> int:
         assert self.process is not None
         code = self.process.wait(timeout=timeout)
@@ -73,6 +80,13 @@ class OperatorProcess:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
             return response.read().decode()
+
+    def sample(self, name: str) -> float:
+        """The value of one unlabelled metric (0 when absent)."""
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
 
     def tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

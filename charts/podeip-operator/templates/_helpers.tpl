@@ -92,8 +92,26 @@ THE mapping from values to the operator's settings (src/podeip/settings.py: pref
 nesting "__"). Every setting the chart controls is here and nowhere else. String lists are
 comma-separated (the settings declare them NoDecode); the rate-limit map is JSON.
 */}}
+{{/*
+Refusals at install/template time: the same rules as the operator's settings
+(src/podeip/settings.py), so that a bad value fails `helm install`, not the operator's start.
+*/}}
+{{- define "podeip.validate" -}}
+{{- $p := .Values.podeip }}
+{{- if and (eq $p.cloud.provider "alibaba") (not $p.simulator.enabled) (not $p.cloud.vpcEndpoint) (not .Values.regionID) }}
+{{- fail "regionID is required: the Alibaba Cloud region of the cluster, e.g. --set regionID=cn-hangzhou" }}
+{{- end }}
+{{- if contains "xxxx" (lower (toString (.Values.clusterID | default ""))) }}
+{{- fail (printf "clusterID %q is a placeholder (it contains \"xxxx\", like the documentation's c11ba338192xxxxxxx): two clusters sharing a cluster ID would sweep each other's kept EIPs. Set this cluster's own ID, or leave clusterID empty to use the kube-system namespace UID" (toString .Values.clusterID)) }}
+{{- end }}
+{{- if le (float64 .Values.kubeClientQPS) 0.0 }}
+{{- fail (printf "kubeClientQPS must be a positive number (a float, e.g. 7.5), not %v" .Values.kubeClientQPS) }}
+{{- end }}
+{{- end }}
+
 {{- define "podeip.env" -}}
 {{- $nc := .Values.networkController | default dict }}
+{{- include "podeip.validate" . }}
 {{- $eip := $nc.eipController | default dict }}
 {{- $p := .Values.podeip }}
 {{- $secret := include "podeip.credentialSecretName" . -}}
@@ -101,11 +119,18 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-{{- /* kopf names this operator in the peering object after POD_ID. */}}
-- name: POD_ID
+{{- /* The leader Lease's holder: the pod's name and UID, so that the restarted container of
+the same pod takes the Lease back at once, while another pod waits for it to expire. */}}
+- name: POD_NAME
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+- name: POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+- name: PODEIP_LEADER__IDENTITY
+  value: "$(POD_NAME)_$(POD_UID)"
 - name: PODEIP_CLUSTER_ID
   value: {{ .Values.clusterID | default "" | quote }}
 - name: PODEIP_CLOUD__REGION_ID
@@ -174,13 +199,14 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
   value: {{ $p.logFormat | quote }}
 - name: PODEIP_METRICS_PORT
   value: {{ $p.metricsPort | int | quote }}
-{{- if $p.peering.enabled }}
-- name: PODEIP_PEERING_NAME
-  value: {{ $p.peering.name | quote }}
 - name: PODEIP_STANDALONE
   value: "false"
-{{- else }}
-- name: PODEIP_STANDALONE
-  value: "true"
-{{- end }}
+- name: PODEIP_LEADER__LEASE_DURATION_SECONDS
+  value: {{ $p.leaderElection.leaseDurationSeconds | quote }}
+- name: PODEIP_LEADER__RENEW_EVERY_SECONDS
+  value: {{ $p.leaderElection.renewEverySeconds | quote }}
+- name: PODEIP_LEADER__RENEW_DEADLINE_SECONDS
+  value: {{ $p.leaderElection.renewDeadlineSeconds | quote }}
+- name: PODEIP_LEADER__RETRY_EVERY_SECONDS
+  value: {{ $p.leaderElection.retryEverySeconds | quote }}
 {{- end }}

@@ -19,6 +19,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from podeip import constants as c
 from podeip.api.podeip import AllocationType, ReleaseStrategy
 from podeip.domain import parameters as p
 
@@ -159,3 +160,30 @@ class ParseResult:
     requested: bool = False
     errors: tuple[AnnotationError, ...] = ()
     warnings: tuple[AnnotationWarning, ...] = ()
+
+
+#: The annotation (suffix) each request field comes from, to name what a user edited.
+FIELD_KEYS: dict[str, str] = {
+    "allocation_type": c.POD_WITH_EIP,
+    "allocation_id": c.POD_EIP_INSTANCE_ID,
+    "release_strategy": c.RELEASE_STRATEGY,
+    "release_after": c.RELEASE_STRATEGY,
+    "release_ttl": c.RELEASE_STRATEGY,
+    "bandwidth": c.EIP_BANDWIDTH,
+    "internet_charge_type": c.EIP_INTERNET_CHARGE_TYPE,
+    "instance_charge_type": c.EIP_INSTANCE_CHARGE_TYPE,
+    "isp": c.EIP_ISP,
+    "bandwidth_package_id": c.EIP_COMMON_BANDWIDTH_PACKAGE_ID,
+    "public_ip_address_pool_id": c.EIP_PUBLIC_IP_ADDRESS_POOL_ID,
+    "resource_group_id": c.EIP_RESOURCE_GROUP_ID,
+    "name": c.EIP_NAME,
+    "description": c.EIP_DESCRIPTION,
+    "security_protection_types": c.EIP_SECURITY_PROTECTION_TYPES,
+    "tags": c.EIP_TAGS,
+}
+
+
+def changed_suffixes(frozen: EipRequest, current: EipRequest) -> list[str]:
+    """The annotation suffixes whose resolved values differ, in annotation order."""
+    fields = [name for name in FIELD_KEYS if getattr(frozen, name) != getattr(current, name)]
+    return sorted({FIELD_KEYS[name] for name in fields}, key=list(FIELD_KEYS.values()).index)

@@ -74,6 +74,11 @@ class Metrics:
             buckets=_READY_BUCKETS,
             registry=reg,
         )
+        self.leader = prometheus_client.Gauge(
+            constants.METRIC_LEADER,
+            "1 while this instance works: it holds the leader Lease, or runs standalone.",
+            registry=reg,
+        )
         self.kube_requests = prometheus_client.Counter(
             constants.METRIC_KUBE_REQUESTS,
             "Requests of the operator's own Kubernetes client by verb, resource and HTTP code.",

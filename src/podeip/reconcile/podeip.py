@@ -33,8 +33,8 @@ from podeip.cloud import errors as cloud_errors
 from podeip.cloud import ratelimit
 from podeip.cloud.models import EipStatus
 from podeip.domain import ownership, release
-from podeip.domain.annotations import parse_pod_annotations
-from podeip.domain.request import ParseResult
+from podeip.domain.annotations import candidate_keys, parse_pod_annotations
+from podeip.domain.request import ParseResult, changed_suffixes
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import key_of
@@ -110,6 +110,7 @@ class Reconciler(Binding, Teardown):
         if decision.action is release.Action.ASSOCIATE and pod is not None:
             podeip = await self._adopt(podeip, pod, reborn=True)
         if decision.action in (release.Action.KEEP_ASSOCIATED, release.Action.ASSOCIATE) and pod is not None:
+            await self._note_edits(podeip, pod)
             podeip = await self._seen_now(podeip)
             await self._ensure_bound(podeip, pod)
             return
@@ -142,6 +143,33 @@ class Reconciler(Binding, Teardown):
             await self._left_alone(podeip, pod, verdict)
             return False
         return True
+
+    async def _note_edits(self, podeip: PodEIP, pod: PodView) -> None:
+        """EIP annotations are read once, when the PodEIP is created (README, creation-only).
+        An edit on the running pod changes nothing; one Normal Event per change names the keys."""
+        frozen = records.frozen_request(podeip)
+        if frozen is None or pod.uid != podeip.annotations.get(c.ANN_POD_UID):
+            return
+        parsed = self._parse(pod)
+        if parsed.errors:  # an edit to an invalid value is ignored just the same
+            keys = sorted({error.key for error in parsed.errors})
+        elif parsed.request is None:  # the enabling annotation was removed: kept until pod gone
+            keys = [c.POD_EIP_INSTANCE_ID if frozen.allocation_id else c.POD_WITH_EIP]
+        elif parsed.request == frozen:
+            return
+        else:
+            keys = [
+                next((key for key in candidate_keys(suffix) if key in pod.annotations), suffix)
+                for suffix in changed_suffixes(frozen, parsed.request)
+            ]
+        message = (
+            f"{', '.join(keys)} differ from the values PodEIP {pod.name} was created with; EIP "
+            "annotations are read only when the PodEIP is created, so the EIP is unchanged "
+            "(re-create the pod, and its PodEIP, to apply them)"
+        )
+        if self._reported.get(pod.uid) != c.EV_ANNOTATIONS_CHANGED + message:
+            self._remember_report(pod.uid, c.EV_ANNOTATIONS_CHANGED + message)
+            await self.d.events.normal(pod_ref(pod), reason=c.EV_ANNOTATIONS_CHANGED, message=message)
 
     async def _seen_now(self, podeip: PodEIP) -> PodEIP:
         """Refresh ``podLastSeen`` from what Kubernetes says, before any cloud step: the TTL of

@@ -34,14 +34,8 @@ def cloud() -> Iterator[RunningSimulator]:
     simulator.stop()
 
 
-@pytest.fixture(scope="module")
-def operator(
-    control_plane: ControlPlane,
-    podeip_crd: str,
-    cloud: RunningSimulator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorProcess]:
-    port = free_port()
+def operator_env_for(control_plane: ControlPlane, cloud: RunningSimulator, port: int) -> dict[str, str]:
+    """``podeip run``'s environment against this control plane and simulated cloud."""
     env = operator_env()
     env.update(
         PODEIP_KUBECONFIG=str(control_plane.kubeconfig),
@@ -64,8 +58,21 @@ def operator(
         ALIBABA_CLOUD_ECS_METADATA_DISABLED="true",
         ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true",
     )
+    return env
+
+
+@pytest.fixture(scope="module")
+def operator(
+    control_plane: ControlPlane,
+    podeip_crd: str,
+    cloud: RunningSimulator,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    port = free_port()
     handle = OperatorProcess(
-        env=env, log_path=tmp_path_factory.mktemp("operator") / "operator.log", metrics_port=port
+        env=operator_env_for(control_plane, cloud, port),
+        log_path=tmp_path_factory.mktemp("operator") / "operator.log",
+        metrics_port=port,
     )
     handle.start()
     yield handle
@@ -163,7 +170,15 @@ def leak_audit(engine: Engine, kubectl: Kubectl, namespace: str, *, static_ids: 
       only Associate and Unassociate calls.
     """
     for item in get_json(kubectl, "-n", namespace, "podeips")["items"]:
-        kubectl("-n", namespace, "delete", "podeip", item["metadata"]["name"], "--wait=false")
+        kubectl(
+            "-n",
+            namespace,
+            "delete",
+            "podeip",
+            item["metadata"]["name"],
+            "--wait=false",
+            "--ignore-not-found",
+        )
     wait_for(
         lambda: not get_json(kubectl, "-n", namespace, "podeips")["items"], timeout=90, what="PodEIPs gone"
     )

@@ -305,6 +305,12 @@ def test_operator_refuses_to_run_beside_terways_eip_pool(
             )
         assert result.returncode == 3
         assert "enable_eip_pool" in log.read_text()
+        refusals = [
+            e
+            for e in events(kubectl, "kube-system", reason=c.EV_OTHER_CONTROLLER)
+            if e["involvedObject"]["kind"] == "ConfigMap" and e["involvedObject"]["name"] == "eni-config"
+        ]
+        assert refusals and refusals[0]["type"] == "Warning"
     finally:
         kubectl("-n", "kube-system", "delete", "configmap", "eni-config")
         operator.start()

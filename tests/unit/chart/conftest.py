@@ -14,11 +14,11 @@ from unit.chart.chartlib import (
     KUBE_VERSION,
     NAMESPACE,
     RELEASE,
-    VALUES,
     HelmFailed,
     Render,
     Rendered,
     run_helm,
+    values_args,
 )
 
 
@@ -38,12 +38,10 @@ def render(helm: Path) -> Render:
         sets: Iterable[str] = (),
         kube_version: str = KUBE_VERSION,
         api_versions: Iterable[str] = (),
+        site: bool = True,
     ) -> Rendered:
         args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", kube_version]
-        for name in values_files:
-            args += ["--values", str(VALUES / name)]
-        for item in sets:
-            args += ["--set", item]
+        args += values_args(values_files, sets, site=site)
         for api in api_versions:
             args += ["--api-versions", api]
         result = run_helm(helm, *args)

@@ -1,7 +1,7 @@
 """We test these aspects: `helm lint --strict` with every values file; the values schema
 (refuses a second replica, typos under `podeip:`, wrong types of AENC keys; accepts unknown
 top-level keys); the chart's PodEIP CRD is byte-identical to crds/ and hack/sync-crds.sh
-agrees; the bundled kopf peering CRD serves what kopf watches; values.yaml documents every
+agrees; no kopf peering CRD is bundled; values.yaml documents every
 key and the chart README lists every value.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unit.chart.chartlib import CHART, KUBE_VERSION, ROOT, VALUES, HelmFailed, Render, run_helm
+from unit.chart.chartlib import CHART, KUBE_VERSION, ROOT, VALUES, HelmFailed, Render, run_helm, values_args
 
 VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))
 
@@ -22,8 +22,7 @@ VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES])
 def test_helm_lint_strict_passes(helm: Path, values_file: str | None) -> None:
     args = ["lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION]
-    if values_file:
-        args += ["--values", str(VALUES / values_file)]
+    args += values_args([values_file] if values_file else [], [])
     result = run_helm(helm, *args)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -40,7 +39,7 @@ def test_schema_refuses_a_second_replica(render: Render) -> None:
         "podeip.logLevl=DEBUG",
         "podeip.gc.dryrun=true",
         "podeip.cloud.vpcEndPoint=x",
-        "podeip.peering.enable=false",
+        "podeip.leaderElection.leaseDuration=30",
         "podeip.simulator.enable=true",
         "podeip.cloud.rateLimits.TagResources.perMinut=5",
     ],
@@ -99,18 +98,9 @@ def test_sync_crds_check_detects_a_stale_copy(tmp_path: Path) -> None:
     assert synced.returncode == 0
 
 
-def test_bundled_peering_crd_serves_the_resource_kopf_watches() -> None:
-    from kopf._cogs.structs import references
-
-    crd = yaml.safe_load((CHART / "crds" / "clusterkopfpeerings.kopf.dev.yaml").read_text())
-    selector = references.CLUSTER_PEERINGS_K
-    (version,) = crd["spec"]["versions"]
-    assert (crd["spec"]["group"], version["name"]) == (selector.group, selector.version)
-    assert crd["spec"]["names"]["plural"] == selector.any_name
-    assert crd["spec"]["scope"] == "Cluster"
-    assert version["schema"]["openAPIV3Schema"]["properties"]["status"][
-        "x-kubernetes-preserve-unknown-fields"
-    ]
+def test_the_chart_bundles_only_the_podeip_crd() -> None:
+    """kopf peering is not used (the leader Lease is): its CRD is no longer shipped."""
+    assert sorted(path.name for path in (CHART / "crds").iterdir()) == ["podeips.alibabacloud.com.yaml"]
 
 
 #: Blocks holding Kubernetes objects (or a table) as they are; their comment covers their keys.

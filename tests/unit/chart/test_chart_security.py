@@ -1,8 +1,8 @@
 """We test these aspects: one replica with the Recreate strategy; the restricted pod security
 context with a read-only root and an emptyDir /tmp; RBAC without wildcards, without secrets
 and with exactly the grants the operator needs; AccessKeys only as mounted files; RRSA on the
-ServiceAccount; the named kopf peering; the ValidatingAdmissionPolicy guarding pod updates;
-the optional NetworkPolicy.
+ServiceAccount; one active instance by the leader Lease alone; the ValidatingAdmissionPolicy
+guarding pod updates; the optional NetworkPolicy.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def test_cluster_role_grants_what_the_operator_uses(render: Render) -> None:
     assert grants(rendered, "events") == {"create", "patch"}
     assert grants(rendered, "customresourcedefinitions") == {"get", "list", "watch"}
     assert grants(rendered, "namespaces") == set()  # only kube-system, by name
-    assert grants(rendered, "clusterkopfpeerings") == {"get", "list", "watch", "patch"}
+    assert grants(rendered, "clusterkopfpeerings") == set()  # no kopf peering (the leader Lease)
 
 
 def test_cluster_role_writes_nothing_but_podeips_pods_and_events(render: Render) -> None:
@@ -137,10 +137,10 @@ def test_cluster_role_writes_nothing_but_podeips_pods_and_events(render: Render)
         if kind == "ClusterRole" and writes & set(rule["verbs"])
         for resource in rule["resources"]
     }
-    assert written == {"podeips", "podeips/status", "pods", "pods/status", "events", "clusterkopfpeerings"}
+    assert written == {"podeips", "podeips/status", "pods", "pods/status", "events"}
 
 
-def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render) -> None:
+def test_namespaced_roles_are_pinned_to_leases_one_configmap_and_one_deployment(render: Render) -> None:
     roles = {(role["metadata"]["namespace"], json.dumps(role["rules"])) for role in render().all("Role")}
     assert roles == {
         (NAMESPACE, json.dumps([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -148,7 +148,9 @@ def test_namespaced_roles_are_pinned_to_leases_and_one_configmap(render: Render)
                                 {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                                  "resourceNames": ["podeip-operator-leader"], "verbs": ["update"]}])),
         ("kube-system", json.dumps([{"apiGroups": [""], "resources": ["configmaps"],
-                                     "resourceNames": ["eni-config"], "verbs": ["get"]}])),
+                                     "resourceNames": ["eni-config"], "verbs": ["get"]},
+                                    {"apiGroups": ["apps"], "resources": ["deployments"],
+                                     "resourceNames": ["ack-extend-network-controller"], "verbs": ["get"]}])),
     }  # fmt: skip
 
 
@@ -236,42 +238,38 @@ def test_worker_role_is_the_default_identity(render: Render) -> None:
     assert "PODEIP_CLOUD__CREDENTIALS__USE_ECS_RAM_ROLE" not in rendered.env
 
 
-def test_named_peering_object_exists_and_the_operator_joins_it(render: Render) -> None:
-    rendered = render()
-    peering = rendered.one("ClusterKopfPeering")
-    assert peering["apiVersion"] == "kopf.dev/v1"
-    assert peering["metadata"]["name"] == rendered.env["PODEIP_PEERING_NAME"] == "podeip-operator"
-    assert rendered.env["PODEIP_STANDALONE"] == "false"
-    pod_id = next(e for e in rendered.container()["env"] if e["name"] == "POD_ID")
-    assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-
-
-def test_legacy_zalando_peering_is_created_and_granted_when_its_api_exists(render: Render) -> None:
+def test_one_active_instance_comes_from_the_leader_lease_alone(render: Render) -> None:
+    """No kopf peering (it paused the leader whenever a second instance started): no peering
+    object, the operator is never standalone, and it holds the Lease as <pod name>_<pod UID>."""
     rendered = render(api_versions=["zalando.org/v1/ClusterKopfPeering"])
-    assert sorted(p["apiVersion"] for p in rendered.all("ClusterKopfPeering")) == [
-        "kopf.dev/v1",
-        "zalando.org/v1",
-    ]
-    groups = {
-        g
-        for _, _, rule in rules_of(rendered)
-        if "clusterkopfpeerings" in rule["resources"]
-        for g in rule["apiGroups"]
-    }
-    assert groups == {"kopf.dev", "zalando.org"}
-
-
-def test_peering_disabled_runs_standalone_without_peering_grants(render: Render) -> None:
-    rendered = render(sets=["podeip.peering.enabled=false"])
     assert rendered.all("ClusterKopfPeering") == []
-    assert rendered.env["PODEIP_STANDALONE"] == "true"
+    assert rendered.env["PODEIP_STANDALONE"] == "false"
     assert "PODEIP_PEERING_NAME" not in rendered.env
-    assert grants(rendered, "clusterkopfpeerings") == set()
+    env = {e["name"]: e for e in rendered.container()["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_UID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
+    assert rendered.env["PODEIP_LEADER__IDENTITY"] == "$(POD_NAME)_$(POD_UID)"
+    names = [e["name"] for e in rendered.container()["env"]]
+    assert names.index("POD_NAME") < names.index("PODEIP_LEADER__IDENTITY")  # $(...) needs it first
+
+
+def test_lease_timings_reach_the_operator_and_are_valid_settings(render: Render) -> None:
+    from podeip.settings import LeaderSettings
+
+    rendered = render(sets=["podeip.leaderElection.leaseDurationSeconds=30"])
+    leader = LeaderSettings(
+        lease_duration_seconds=rendered.env["PODEIP_LEADER__LEASE_DURATION_SECONDS"],
+        renew_every_seconds=rendered.env["PODEIP_LEADER__RENEW_EVERY_SECONDS"],
+        renew_deadline_seconds=rendered.env["PODEIP_LEADER__RENEW_DEADLINE_SECONDS"],
+        retry_every_seconds=rendered.env["PODEIP_LEADER__RETRY_EVERY_SECONDS"],
+    )
+    assert leader.lease_duration_seconds == 30
+    assert leader == LeaderSettings(lease_duration_seconds=30)  # the chart's defaults are the operator's
 
 
 def test_admission_policy_matches_only_the_operator_updating_pods(render: Render) -> None:
     rendered = render()
-    policy = rendered.one("ValidatingAdmissionPolicy")
+    policy = rendered.one("ValidatingAdmissionPolicy", f"{RELEASE}-podeip-operator-pod-updates")
     assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
     assert policy["spec"]["failurePolicy"] == "Fail"
     (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
@@ -283,8 +281,31 @@ def test_admission_policy_matches_only_the_operator_updating_pods(render: Render
     assert "'network.alibabacloud.com/allocated-eipAddress'" in ours["expression"]
     conditions = " ".join(v["expression"] for v in policy["spec"]["variables"] if "Conditions" in v["name"])
     assert conditions.count("c.type != 'k8s.aliyun.com/eip'") == 2
-    binding = rendered.one("ValidatingAdmissionPolicyBinding")
+    binding = rendered.one("ValidatingAdmissionPolicyBinding", policy["metadata"]["name"])
     assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+
+
+def test_podeip_policy_exempts_the_operator_and_the_allowed_identities_only(render: Render) -> None:
+    """Who is exempt is rendered into the match condition (the e2e test runs the policy)."""
+    name = f"{RELEASE}-podeip-operator-podeips"
+    policy = render().one("ValidatingAdmissionPolicy", name)["spec"]
+    (rule,) = policy["matchConstraints"]["resourceRules"]
+    assert (rule["apiGroups"], rule["operations"]) == (["alibabacloud.com"], ["CREATE", "UPDATE"])
+    assert rule["resources"] == ["podeips", "podeips/status"]  # DELETE stays open to everybody
+    (condition,) = policy["matchConditions"]
+    assert f'request.userInfo.username in ["{SA_USER}"]' in condition["expression"]
+    assert "g in []" in condition["expression"]
+    rendered = render(
+        sets=[
+            "validatingAdmissionPolicy.podEIPs.allowedUsernames={system:serviceaccount:kube-system:terway}",
+            "validatingAdmissionPolicy.podEIPs.allowedGroups={migrators}",
+        ]
+    )
+    (condition,) = rendered.one("ValidatingAdmissionPolicy", name)["spec"]["matchConditions"]
+    assert f'["{SA_USER}","system:serviceaccount:kube-system:terway"]' in condition["expression"]
+    assert 'g in ["migrators"]' in condition["expression"]
+    binding = rendered.one("ValidatingAdmissionPolicyBinding", name)
+    assert binding["spec"] == {"policyName": name, "validationActions": ["Deny"]}
 
 
 def test_admission_policy_is_skipped_before_kubernetes_1_30_and_when_disabled(render: Render) -> None:
