@@ -27,7 +27,7 @@ from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
-from podeip.k8s.config import load_connection
+from podeip.k8s.connection import load_connection
 from podeip.k8s.errors import ApiError
 from podeip.k8s.events import EventRecorder
 from podeip.k8s.leadership import Leadership
@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
+        "--kubeconfig", type=Path, help="kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)"
     )
+    parser.add_argument("--context", dest="kube_context", help="kubeconfig context (default: current)")
     parser.add_argument("--standalone", action="store_true", default=None, help="no kopf peering")
     parser.add_argument("--metrics-port", type=int, help="port of /metrics and /healthz (0: off)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Environment (``PODEIP_*``) first, flags on top."""
     overrides: dict[str, Any] = {}
-    for name in ("kubeconfig", "standalone", "metrics_port", "log_level"):
+    for name in ("kubeconfig", "kube_context", "standalone", "metrics_port", "log_level"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -158,7 +159,7 @@ async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
 async def connected(settings: Settings, *, provider: EipProvider | None = None) -> AsyncIterator[Deps]:
     """The clients (Kubernetes, cloud) and metrics, in a ``Deps``; closed on exit."""
     metrics = Metrics()
-    connection = load_connection(settings.kubeconfig, env=os.environ)
+    connection = load_connection(settings.kubeconfig, context=settings.kube_context, env=os.environ)
     client = KubeClient(
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )

@@ -113,8 +113,11 @@ class Settings(BaseSettings):
     max_bandwidth_mbps: int = Field(default=500, ge=1)
     allow_prepaid: bool = False
 
-    #: Kubernetes access: a kubeconfig path, or in-cluster ServiceAccount when empty.
+    #: Kubernetes access: a kubeconfig path (or several joined by ":"). Empty: KUBECONFIG, then
+    #: the in-cluster ServiceAccount, then ~/.kube/config (``podeip.k8s.connection``).
     kubeconfig: Path | None = None
+    #: The kubeconfig context to use. Empty: its current-context.
+    kube_context: str | None = None
     kube_client_qps: float = Field(default=20.0, gt=0)
     kube_client_burst: int = Field(default=30, ge=1)
     #: Namespace of the operator (Leases for static-EIP claims live here).

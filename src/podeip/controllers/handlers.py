@@ -47,5 +47,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         return {"queued": len(memo.queue), "podeips": len(memo.known)}
 
     @kopf.on.login(registry=registry, id="login")
-    async def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:
+    def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:
+        """Synchronous on purpose: loading may run an exec plugin, and kopf runs synchronous
+        handlers in its executor. kopf calls it again after ``expiration`` and after a 401."""
         return kopf.ConnectionInfo(**memo.connection.login_fields())
