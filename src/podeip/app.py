@@ -96,7 +96,7 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
 
 async def status_fields_of(client: KubeClient) -> frozenset[str] | None:
     """The status fields of the installed PodEIP CRD, so that an older CRD is written only what
-    it keeps (compatibility §4.3). None when it cannot be read: write everything."""
+    it keeps (docs/compatibility.md §4.3). None when it cannot be read: write everything."""
     try:
         crd = await client.get(
             f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{constants.CRD_NAME}"
@@ -125,7 +125,7 @@ class CoexistenceError(RuntimeError):
 
 
 async def check_no_terway_eip_pool(client: KubeClient) -> None:
-    """Refuse to run beside Terway's EIP feature (reliability T16; compatibility §5.4).
+    """Refuse to run beside Terway's EIP feature (docs/reliability.md T16; docs/compatibility.md §5.4).
 
     Terway keeps its switch in ``kube-system/eni-config`` (key ``eni_conf``, JSON,
     ``enable_eip_pool``). A missing or unreadable ConfigMap means no Terway EIP pool.

@@ -1,4 +1,4 @@
-"""``podeip gc``: one garbage-collection pass, then exit (reliability R8, T15).
+"""``podeip gc``: one garbage-collection pass, then exit (docs/reliability.md R8, T15).
 
 Runs the operator's own orphan sweep (the same code, the same breakers) with the same settings,
 for a drain before uninstalling or a manual check. ``--dry-run`` reports what would be released.

@@ -32,7 +32,7 @@ CRD_NAME: Final = f"{PLURAL}.{GROUP}"
 FINALIZER: Final = "podeip-controller.alibabacloud.com/finalizer"
 
 # --- annotation prefixes --------------------------------------------------------------------
-#: Read first when both prefixes carry a key (compatibility §2.1).
+#: Read first when both prefixes carry a key (docs/compatibility.md §2.1).
 PREFIX_NETWORK: Final = "network.alibabacloud.com/"
 #: Terway's and AENC's original prefix; read second.
 PREFIX_K8S: Final = "k8s.aliyun.com/"
@@ -79,7 +79,7 @@ ALIASES: Final = {
     "eip-charge-type": EIP_INTERNET_CHARGE_TYPE,
 }
 
-#: Platform annotation some ACS pages tell users to set; never an input (compatibility §2.2).
+#: Platform annotation some ACS pages tell users to set; never an input (docs/compatibility.md §2.2).
 ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
 
 # --- outputs --------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ STATEFUL_KINDS: Final = frozenset({"statefulset"})
 COND_READY: Final = "Ready"
 COND_SYNCED: Final = "Synced"
 
-# --- Event reasons (style.md: success in past tense, failures Failed<Verb>Eip) --------------
+# --- Event reasons (docs/style.md, Names: success in past tense, failures Failed<Verb>Eip) ---
 EV_ALLOCATED: Final = "EipAllocated"
 EV_ASSOCIATED: Final = "EipAssociated"
 EV_UNASSOCIATED: Final = "EipUnassociated"
@@ -154,5 +154,5 @@ METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.
 EVENT_COMPONENT: Final = "podeip-operator"
-#: Claim Leases (reliability R7) are named this prefix plus the allocation ID.
+#: Claim Leases (docs/reliability.md R7) are named this prefix plus the allocation ID.
 CLAIM_LEASE_PREFIX: Final = "podeip-claim-"

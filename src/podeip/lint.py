@@ -9,7 +9,7 @@ OpenKruise workloads, ``spec.jobTemplate.spec.template`` of CronJobs, and OpenKr
 the errors, one line each: ``file:doc Kind/name: key=value: what is allowed``.
 
 The owner kind of a template is its workload's kind, so a StatefulSet's TTL is kept and a
-Deployment's is reported as ignored; a bare Pod counts as stateful (compatibility §5.2).
+Deployment's is reported as ignored; a bare Pod counts as stateful (docs/compatibility.md §5.2).
 
 Exit status: 0 when every annotation is valid, 1 when any is invalid, 2 when a file cannot be
 read or parsed.

@@ -28,7 +28,7 @@ class RateLimit(BaseModel):
 
 def _default_rate_limits() -> dict[str, RateLimit]:
     # Alibaba's published per-API limits are 120/min for Allocate/Associate/Unassociate and
-    # 600/min for Describe/Release, per account and region (alibaba-openapi §11). We stay below
+    # 600/min for Describe/Release, per account and region (docs/alibaba-api.md §11). We stay below
     # them by default, leaving ~10% (mutations) and ~17% (reads) to other tools in the account.
     return {
         "AllocateEipAddress": RateLimit(per_minute=110, burst=10),
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    #: Test-only crash points (reliability §4): names at which the process exits at once.
+    #: Test-only crash points (docs/reliability.md §4): names at which the process exits at once.
     crash_points: CommaList = Field(default_factory=list)
 
     @field_validator("enable_controllers", "custom_stateful_workload_kinds", "crash_points", mode="before")

@@ -1,4 +1,4 @@
-"""Alibaba error code → error class and HTTP status: the one table (alibaba-openapi §6).
+"""Alibaba error code → error class and HTTP status: the one table (docs/alibaba-api.md §6).
 
 Both providers classify through ``error_for``; the simulated cloud raises its errors through
 it too and its HTTP front answers with ``http_status``, so the simulator and the real cloud

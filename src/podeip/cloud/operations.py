@@ -24,7 +24,7 @@ from podeip.settings import RateLimit
 
 logger = logging.getLogger(__name__)
 
-#: API maxima (alibaba-openapi §2, §3.3).
+#: API maxima (docs/alibaba-api.md §2, §3.3).
 IDS_PER_DESCRIBE: Final = 50
 PAGE_SIZE: Final = 100
 

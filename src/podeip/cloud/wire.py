@@ -5,7 +5,7 @@ Request parameters are built here as the nested dictionaries the SDK models read
 (``Tag.1.Key``), and answers are read back from the JSON shapes Alibaba returns
 (``EipAddresses.EipAddress[]``). The Alibaba provider, the in-process simulated provider and
 the simulator's HTTP front all use these functions, so a wire name exists in one place only
-(alibaba-openapi §3, §7.2).
+(docs/alibaba-api.md §3, §7.2).
 """
 
 from __future__ import annotations

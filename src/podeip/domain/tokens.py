@@ -1,7 +1,7 @@
 """Client tokens and ownership tags: the two ways a cloud resource is tied to one PodEIP.
 
 **ClientTokens** make a retried mutating call harmless: the same token with the same
-parameters returns the first result (alibaba-openapi §5). They must therefore be derivable
+parameters returns the first result (docs/alibaba-api.md §5). They must therefore be derivable
 again after a crash, from what is on the PodEIP: its UID (which, unlike the pod's, survives a
 same-name pod), the attempt counter and a hash of the frozen request. Tokens are ASCII, at most
 64 characters; readable ones (``a-<podeip-uid>-<attempt>-<hash>``) are preferred, and anything
@@ -24,7 +24,7 @@ from podeip.domain.request import EipRequest
 MAX_TOKEN = 64
 MAX_TAG_VALUE = 128
 
-#: Alibaba API name → the token's leading letter (alibaba-openapi §5).
+#: Alibaba API name → the token's leading letter (docs/alibaba-api.md §5).
 TOKEN_PREFIXES: dict[str, str] = {
     "AllocateEipAddress": "a",
     "AssociateEipAddress": "s",

@@ -27,7 +27,7 @@ after which it is loaded afresh (and kopf gets it as the ``expiration`` of its c
 Loading may run a plugin (a subprocess), so it blocks: :class:`KubeClient` loads in a worker
 thread, kopf runs the (synchronous) login handler in its executor; a lock keeps one load at a
 time. Environment variables are passed in by the caller, keeping ``os.environ`` at the edge
-(style rule 10).
+(docs/style.md rule 10).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One active operator: a renewed Lease decides which instance may act (reliability R9).
+"""One active operator: a renewed Lease decides which instance may act (docs/reliability.md R9).
 
 kopf's peering pauses the *watching* of a lower-priority instance, but the operator's work
 queue and garbage collector run apart from kopf. So that a second instance (a rolling update

@@ -30,7 +30,7 @@ from podeip.reconcile.queue import Requeue
 
 logger = logging.getLogger(__name__)
 
-#: Test-only crash points (reliability §4), enabled through ``settings.crash_points``.
+#: Test-only crash points (docs/reliability.md §4), enabled through ``settings.crash_points``.
 AFTER_ALLOCATE_BEFORE_RECORD = "after_allocate_before_record"
 AFTER_ASSOCIATE_BEFORE_STATUS = "after_associate_before_status"
 AFTER_RELEASE_BEFORE_FINALIZER = "after_release_before_finalizer"
@@ -53,7 +53,7 @@ def owner_tags(d: Deps, podeip: PodEIP) -> dict[str, str]:
 
 
 def tagged_for(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
-    """Whether the EIP carries the three deciding tags of this PodEIP (reliability §3.2)."""
+    """Whether the EIP carries the three deciding tags of this PodEIP (docs/reliability.md §3.2)."""
     return tokens.owned_by(eip.tags, cluster_id=d.cluster_id, podeip_uid=podeip.metadata.uid or "")
 
 
@@ -213,7 +213,7 @@ async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     """Release an Available Auto EIP that carries this PodEIP's tags. True if released.
 
     An EIP with no deciding tag at all (adopted from AENC or Terway) is tagged first, so that
-    the release guard and a later sweep see it as ours (compatibility §5.4).
+    the release guard and a later sweep see it as ours (docs/compatibility.md §5.4).
     """
     namespace, name, uid = _names(podeip)
     state = owner_tags_state(d, podeip, eip)

@@ -1,4 +1,4 @@
-"""We test these aspects: the release matrix of compatibility §5 for Auto and Static under
+"""We test these aspects: the release matrix of docs/compatibility.md §5 for Auto and Static under
 Follow, TTL and Never, with a fixed clock: when the pod is present, gone, reborn under the same
 owner, or replaced by an unrelated pod; the TTL anchored on podLastSeen (empty means now, the
 future means now); user deletion; fail-safe keeps for unknown or unparsable values; and how the

@@ -3,7 +3,7 @@
 The endpoint setting takes a host (``vpc.cn-hangzhou.aliyuncs.com``, HTTPS) or a URL; an
 ``http://127.0.0.1:PORT`` URL points the SDK at ``podeip cloud-sim``. The SDK wants the
 scheme apart (``endpoint='127.0.0.1:PORT'``, ``protocol='http'``); a scheme inside the
-endpoint would end up in the Host header (alibaba-openapi §8). SDK retries stay off: ours
+endpoint would end up in the Host header (docs/alibaba-api.md §8). SDK retries stay off: ours
 run on asyncio in ``podeip.cloud.retry``.
 """
 

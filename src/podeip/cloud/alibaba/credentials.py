@@ -1,7 +1,7 @@
 """Credentials for the SDK, chosen explicitly from Settings, never by the default chain.
 
 The default chain of ``alibabacloud-credentials`` reads environment variables once at
-import, and falls back silently to the node's RAM role through IMDS (alibaba-openapi §10);
+import, and falls back silently to the node's RAM role through IMDS (docs/alibaba-api.md §10);
 both surprise operators and tests. We build exactly one provider: an AccessKey pair from
 settings, an AccessKey pair from mounted Secret files (re-read when Alibaba rejects the key,
 since Secret volumes are updated in place), RRSA (OIDC token file and roles, the token is

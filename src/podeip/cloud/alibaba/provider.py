@@ -5,7 +5,7 @@ Only the transport is here; everything else is shared with the simulated provide
 0.4.x they run on aiohttp and do not block the loop as long as the SDK's own retries stay off
 (its backoff is ``time.sleep``; we never set ``retry_options``); the remaining blocking work
 per call is small (signing, and loading the CA bundle for HTTPS), so a thread pool would buy
-nothing but threads that cannot be cancelled (alibaba-openapi §7, §8).
+nothing but threads that cannot be cancelled (docs/alibaba-api.md §7, §8).
 """
 
 from __future__ import annotations

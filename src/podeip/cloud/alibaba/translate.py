@@ -3,7 +3,7 @@
 The rest of the provider works with the wire dictionaries of ``podeip.cloud.wire``; the SDK
 models read them with ``from_map`` and give them back with ``to_map``. SDK exceptions are
 classified by their code through ``podeip.cloud.codes``, never by their class, which changed
-across tea-openapi versions (alibaba-openapi §7.6).
+across tea-openapi versions (docs/alibaba-api.md §7.6).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def request_for(action: str, params: dict[str, Any]) -> Any:
 def error_from(exc: BaseException, *, operation: str) -> errors.CloudError:
     """Classify anything the SDK raised; ``code is None`` (no answer) becomes Transport."""
     if not isinstance(exc, TeaException):
-        # e.g. the bare AttributeError of a non-object 2xx body (alibaba-openapi §7.5).
+        # e.g. the bare AttributeError of a non-object 2xx body (docs/alibaba-api.md §7.5).
         return errors.Transport(f"{type(exc).__name__}: {exc}", operation=operation)
     data = exc.data if isinstance(getattr(exc, "data", None), dict) else {}
     code = getattr(exc, "code", None) or None
@@ -81,7 +81,7 @@ def error_from(exc: BaseException, *, operation: str) -> errors.CloudError:
     return codes.error_for(
         code,
         message=message,
-        # The SDK fills absent attributes with the string 'None' (alibaba-openapi §8).
+        # The SDK fills absent attributes with the string 'None' (docs/alibaba-api.md §8).
         request_id=request_id if request_id not in (None, "", "None") else None,
         operation=operation,
         http_status=int(status) if status else None,

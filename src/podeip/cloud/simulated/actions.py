@@ -1,7 +1,7 @@
 """What each simulated OpenAPI action does to the engine's state, and what it answers.
 
 One function per action, on the flat query parameters the SDK sends; each checks what
-Alibaba documents for that action (alibaba-openapi §3, §4) and raises the documented codes
+Alibaba documents for that action (docs/alibaba-api.md §3, §4) and raises the documented codes
 through ``podeip.cloud.codes``. The engine calls these with its lock held.
 """
 

@@ -1,7 +1,7 @@
 """The simulated Alibaba cloud: one state engine behind both simulated fronts.
 
 Alibaba has no local emulator, so this engine reproduces the documented behaviour of the VPC
-and ECS actions the operator uses (alibaba-openapi §3–§6, §12): the EIP state machine with
+and ECS actions the operator uses (docs/alibaba-api.md §3–§6, §12): the EIP state machine with
 configurable transition delays, ClientToken idempotency, tags, quotas, per-API throttling,
 shared bandwidth packages, ENIs for every private IP of the VPC, a fault plan and a call log.
 It speaks the flat OpenAPI query parameters and answers the JSON objects Alibaba sends, so the
@@ -44,7 +44,7 @@ ACTIONS: Final[dict[str, frozenset[str]]] = {
     ECS_VERSION: frozenset({"DescribeNetworkInterfaces"}),
 }
 MUTATIONS: Final = frozenset(ACTIONS[VPC_VERSION]) - {"DescribeEipAddresses"}
-#: Alibaba's published per-minute limits (alibaba-openapi §11), used when throttling is on.
+#: Alibaba's published per-minute limits (docs/alibaba-api.md §11), used when throttling is on.
 PUBLISHED_LIMITS: Final = {
     "AllocateEipAddress": 120,
     "AssociateEipAddress": 120,

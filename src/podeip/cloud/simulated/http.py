@@ -4,7 +4,7 @@ The official SDK, pointed at ``127.0.0.1:<port>`` with ``protocol='http'``, talk
 front exactly as it talks to ``vpc.<region>.aliyuncs.com``: ``POST /`` with the parameters in
 the query string, action and version in ``x-acs-*`` headers, an ACS3 (or legacy V2)
 signature; answers are JSON objects, errors carry ``Code``/``Message``/``RequestId``/
-``HostId``/``Recommend`` with Alibaba's HTTP statuses (alibaba-openapi §7, §12). A lost
+``HostId``/``Recommend`` with Alibaba's HTTP statuses (docs/alibaba-api.md §7, §12). A lost
 answer (commit-then-drop) closes the connection without a response. ``/_sim/*`` endpoints
 let tests, the demo and benchmarks read and steer the engine.
 """
@@ -62,7 +62,7 @@ async def _loopback_only(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def _openapi(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
-    # Form-decode first, then the signature re-encodes canonically (alibaba-openapi §7.2).
+    # Form-decode first, then the signature re-encodes canonically (docs/alibaba-api.md §7.2).
     params = dict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
     body = await request.read()
     if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded" and body:

@@ -3,7 +3,7 @@
 The simulator checks every request against its AccessKey table so that tests exercise the
 real SDK's signing and our credential plumbing, and so that a wrong key fails with the codes
 Alibaba uses (``InvalidAccessKeyId.NotFound``, ``SignatureDoesNotMatch``). ACS3-HMAC-SHA256
-(signature V3, the SDK's default) follows alibaba-openapi §7.3; the legacy V2 query signature
+(signature V3, the SDK's default) follows docs/alibaba-api.md §7.3; the legacy V2 query signature
 (HMAC-SHA1, ``Config(signature_algorithm='v2')``) follows §7.4.
 """
 

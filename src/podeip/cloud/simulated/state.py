@@ -88,7 +88,7 @@ class EipRecord:
         self.vpc_id = self.mode = ""
 
     def check_mutable(self) -> None:
-        """Locks and in-flight transitions forbid every mutation (alibaba-openapi §4)."""
+        """Locks and in-flight transitions forbid every mutation (docs/alibaba-api.md §4)."""
         if self.locked:
             raise fail(codes.BIZ_DISABLED, f"{self.allocation_id} is locked")
         if self.status in TRANSITIONAL:
@@ -148,7 +148,7 @@ class AutoEniBlock:
 
 
 def check_tags(tags: list[dict[str, str]]) -> dict[str, str]:
-    """Validate ``Tag.N`` items (alibaba-openapi §2) and return them as a dict."""
+    """Validate ``Tag.N`` items (docs/alibaba-api.md §2) and return them as a dict."""
     result: dict[str, str] = {}
     if len(tags) > MAX_TAGS:
         raise fail(codes.QUOTA_TAGS, f"at most {MAX_TAGS} tags")
