@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,22 +35,16 @@ def cloud() -> Iterator[RunningSimulator]:
     simulator.stop()
 
 
-@pytest.fixture(scope="module")
-def operator(
-    control_plane: ControlPlane,
-    podeip_crd: str,
-    cloud: RunningSimulator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorProcess]:
-    port = free_port()
+def operator_environment(kubeconfig: Path, cloud: RunningSimulator, metrics_port: int) -> dict[str, str]:
+    """``podeip run``'s environment for these tests: this kubeconfig, the simulated cloud."""
     env = operator_env()
     env.update(
-        PODEIP_KUBECONFIG=str(control_plane.kubeconfig),
+        PODEIP_KUBECONFIG=str(kubeconfig),
         PODEIP_STANDALONE="true",
         PODEIP_CLUSTER_ID=CLUSTER_ID,
         PODEIP_NAMESPACE="kube-system",
         PODEIP_METRICS_HOST="127.0.0.1",
-        PODEIP_METRICS_PORT=str(port),
+        PODEIP_METRICS_PORT=str(metrics_port),
         PODEIP_LOG_FORMAT="text",
         PODEIP_MAX_CONCURRENT_RECONCILES="4",
         PODEIP_GC__PERIOD_MINUTES=str(GC_PERIOD_MINUTES),
@@ -64,8 +59,21 @@ def operator(
         ALIBABA_CLOUD_ECS_METADATA_DISABLED="true",
         ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true",
     )
+    return env
+
+
+@pytest.fixture(scope="module")
+def operator(
+    control_plane: ControlPlane,
+    podeip_crd: str,
+    cloud: RunningSimulator,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    port = free_port()
     handle = OperatorProcess(
-        env=env, log_path=tmp_path_factory.mktemp("operator") / "operator.log", metrics_port=port
+        env=operator_environment(control_plane.kubeconfig, cloud, port),
+        log_path=tmp_path_factory.mktemp("operator") / "operator.log",
+        metrics_port=port,
     )
     handle.start()
     yield handle
