@@ -1,7 +1,8 @@
 """Rendering the chart with the real helm binary of the test bed, parsed into dicts.
 
-`helm template` needs no cluster. The Kubernetes version is passed explicitly: a helm built
-with `go install` (as the test bed builds it) defaults to v1.20, below the chart's kubeVersion.
+`helm template` needs no cluster. The Kubernetes version is passed explicitly so that every
+test renders for the test bed's Kubernetes; the test bed's helm carries its release stamps, so
+a plain `helm template` works too (test_chart_package.py checks that).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from testbed.cluster import versions
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "podeip-operator"
 VALUES = Path(__file__).resolve().parent / "values"
 KUBE_VERSION = versions()["KUBERNETES_VERSION"]

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.cluster import binary
-from unit.chart.chartlib import (
+from chart.chartlib import (
     CHART,
     KUBE_VERSION,
     NAMESPACE,
@@ -20,6 +19,7 @@ from unit.chart.chartlib import (
     Rendered,
     run_helm,
 )
+from testbed.cluster import binary
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from unit.chart.chartlib import CHART, ROOT, VALUES, HelmFailed, Render
+from chart.chartlib import CHART, ROOT, VALUES, HelmFailed, Render
 
 SEED_FILES = ["aenc-ack.yaml", "aenc-acs.yaml", "aenc-acs-table.yaml", "aenc-ack-table.yaml"]
 

@@ -1,4 +1,6 @@
-"""We test these aspects: `helm lint --strict` with every values file; the values schema
+"""We test these aspects: the test bed's helm is stamped like a release (`helm version` prints
+the full version, a plain `helm template` of the chart works without --kube-version);
+`helm lint --strict` with every values file; the values schema
 (refuses a second replica, typos under `podeip:`, wrong types of AENC keys; accepts unknown
 top-level keys); the chart's PodEIP CRD is byte-identical to crds/ and hack/sync-crds.sh
 agrees; the bundled kopf peering CRD serves what kopf watches; values.yaml documents every
@@ -14,9 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unit.chart.chartlib import CHART, KUBE_VERSION, ROOT, VALUES, HelmFailed, Render, run_helm
+from chart.chartlib import CHART, KUBE_VERSION, RELEASE, ROOT, VALUES, HelmFailed, Render, run_helm
+from testbed.cluster import versions
 
 VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))
+
+
+def test_the_test_beds_helm_is_stamped_like_a_release(helm: Path) -> None:
+    version = run_helm(helm, "version", "--template", "{{ .Version }}")
+    assert version.stdout.strip() == f"v{versions()['HELM_VERSION']}"
+    plain = run_helm(helm, "template", RELEASE, str(CHART))
+    assert plain.returncode == 0, plain.stderr
+    assert "kind: Deployment" in plain.stdout
 
 
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES])

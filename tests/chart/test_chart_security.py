@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from unit.chart.chartlib import NAMESPACE, RELEASE, HelmFailed, Render, Rendered
+from chart.chartlib import NAMESPACE, RELEASE, HelmFailed, Render, Rendered
 
 ALL_FILES = [
     (),

@@ -35,7 +35,7 @@ from testbed.process import OperatorProcess
 
 CHART = REPO / "charts" / "podeip-operator"
 #: The AENC sample values from Alibaba's ACK page, as a user pastes them.
-AENC_VALUES = REPO / "tests" / "unit" / "chart" / "values" / "aenc-ack.yaml"
+AENC_VALUES = REPO / "tests" / "chart" / "values" / "aenc-ack.yaml"
 KUBE_VERSION = versions()["KUBERNETES_VERSION"]
 RELEASE = "podeip-operator"
 ACCESS_KEY_ID = "LTAIe2etestbed000000001"
