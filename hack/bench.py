@@ -46,11 +46,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from podeip import constants as c  # noqa: E402
-from podeip.cloud import wire  # noqa: E402
-from podeip.cloud.simulated.engine import PUBLISHED_LIMITS, Engine, EngineConfig  # noqa: E402
-from podeip.cloud.simulated.server import parse_latency, parse_seconds, start_in_thread  # noqa: E402
-from podeip.cloud.simulated.state import CallRecord  # noqa: E402
+from podeip.cloud.alibaba.openapi import wire  # noqa: E402
 from podeip.settings import RateLimit, _default_rate_limits  # noqa: E402
+from podeip.simulator.engine import PUBLISHED_LIMITS, Engine, EngineConfig  # noqa: E402
+from podeip.simulator.server import parse_latency, parse_seconds, start_in_thread  # noqa: E402
+from podeip.simulator.state import CallRecord  # noqa: E402
 from testbed.cluster import ControlPlane, free_port, versions  # noqa: E402
 
 ACCESS_KEY_ID = "LTAIbench000000000000001"

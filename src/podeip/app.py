@@ -21,8 +21,8 @@ from typing import Any
 import kopf
 
 from podeip import __version__, constants
+from podeip.cloud.alibaba.openapi.operations import EipOperations
 from podeip.cloud.errors import CloudError
-from podeip.cloud.operations import EipOperations
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
@@ -82,12 +82,12 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
     """The configured provider, reporting every call to the metrics."""
     provider: EipOperations
     if settings.cloud.provider == "simulated":
-        from podeip.cloud.simulated.engine import Engine
-        from podeip.cloud.simulated.provider import SimulatedEipProvider
+        from podeip.simulator.engine import Engine
+        from podeip.simulator.provider import SimulatedEipProvider
 
         provider = SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
     else:
-        from podeip.cloud.alibaba.provider import AlibabaEipProvider
+        from podeip.cloud.alibaba.sdk.provider import AlibabaEipProvider
 
         provider = AlibabaEipProvider.from_settings(settings.cloud)
     provider.observer = metrics

@@ -18,7 +18,7 @@ from podeip import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("podeip.app", "run the operator"),
     "gc": ("podeip.app_gc", "run one garbage-collection pass (orphan sweep) and exit"),
-    "cloud-sim": ("podeip.cloud.simulated.server", "serve the simulated Alibaba Cloud OpenAPI on loopback"),
+    "cloud-sim": ("podeip.simulator.server", "serve the simulated Alibaba Cloud OpenAPI on loopback"),
     "lint": ("podeip.lint", "check the EIP annotations of Kubernetes manifests"),
 }
 

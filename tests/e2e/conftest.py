@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.server import RunningSimulator, start_in_thread
 from testbed.cluster import REPO, ControlPlane, binary, free_port, versions, write_kubeconfig
 from testbed.fixtures import Kubectl, get_json
 from testbed.process import OperatorProcess

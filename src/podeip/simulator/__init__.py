@@ -1,1 +1,1 @@
-"""podeip.cloud.simulated."""
+"""podeip.simulator."""

@@ -2,20 +2,17 @@
 
 One function per action, on the flat query parameters the SDK sends; each checks what
 Alibaba documents for that action (docs/alibaba-api.md §3, §4) and raises the documented codes
-through ``podeip.cloud.codes``. The engine calls these with its lock held.
+through ``podeip.cloud.alibaba.openapi.codes``. The engine calls these with its lock held.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from podeip.cloud import codes, wire
+from podeip.cloud.alibaba.openapi import codes, wire
 from podeip.cloud.models import NETWORK_INTERFACE, EipStatus
-from podeip.cloud.simulated.state import EipRecord, check_tags, fail, required
-
-if TYPE_CHECKING:
-    from podeip.cloud.simulated.engine import Engine
+from podeip.simulator.state import Account, EipRecord, check_tags, fail, required
 
 Answer = dict[str, Any]
 INTERNET_CHARGE_TYPES: Final = {"PayByBandwidth": 500, "PayByTraffic": 200}
@@ -27,7 +24,7 @@ INSTANCE_TYPES: Final = frozenset(
 SECURITY_PROTECTION_TYPES: Final = frozenset({"AntiDDoS_Enhanced"})
 
 
-def _record(engine: Engine, allocation_id: str, *, code: str = codes.EIP_NOT_FOUND) -> EipRecord:
+def _record(engine: Account, allocation_id: str, *, code: str = codes.EIP_NOT_FOUND) -> EipRecord:
     record = engine.eip_records.get(allocation_id)
     if record is None:
         raise fail(code, f"the EIP {allocation_id} does not exist")
@@ -41,7 +38,7 @@ def _int(params: Mapping[str, str], name: str, *, default: int, low: int, high: 
     return int(text)
 
 
-def allocate(engine: Engine, params: Mapping[str, str]) -> Answer:
+def allocate(engine: Account, params: Mapping[str, str]) -> Answer:
     charge = params.get("InternetChargeType") or "PayByBandwidth"
     if charge not in INTERNET_CHARGE_TYPES:
         raise fail(codes.INVALID_PARAMETER, f"InternetChargeType {charge!r} is not supported")
@@ -91,7 +88,7 @@ def allocate(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {"AllocationId": record.allocation_id, "EipAddress": record.ip_address, "ResourceGroupId": group}
 
 
-def describe(engine: Engine, params: Mapping[str, str]) -> Answer:
+def describe(engine: Account, params: Mapping[str, str]) -> Answer:
     page = _int(params, "PageNumber", default=1, low=1, high=10**6, code=codes.INVALID_PARAMETER)
     page_size = _int(params, "PageSize", default=10, low=1, high=100, code=codes.INVALID_PARAMETER)
     ids = [item for item in (params.get("AllocationId") or "").split(",") if item]
@@ -125,7 +122,7 @@ def describe(engine: Engine, params: Mapping[str, str]) -> Answer:
     return engine.describe_answer(found, page=page, page_size=page_size)
 
 
-def associate(engine: Engine, params: Mapping[str, str]) -> Answer:
+def associate(engine: Account, params: Mapping[str, str]) -> Answer:
     record = _record(engine, required(params, "AllocationId"))
     instance_id = required(params, "InstanceId")
     instance_type = params.get("InstanceType") or "EcsInstance"
@@ -158,7 +155,7 @@ def associate(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def unassociate(engine: Engine, params: Mapping[str, str]) -> Answer:
+def unassociate(engine: Account, params: Mapping[str, str]) -> Answer:
     record = _record(engine, required(params, "AllocationId"))
     record.check_mutable()
     if record.status != EipStatus.IN_USE:
@@ -173,7 +170,7 @@ def unassociate(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def release(engine: Engine, params: Mapping[str, str]) -> Answer:
+def release(engine: Account, params: Mapping[str, str]) -> Answer:
     record = _record(engine, required(params, "AllocationId"))
     if record.instance_charge_type == "PrePaid":
         raise fail(codes.PREPAID, "subscription EIPs cannot be released")
@@ -188,7 +185,7 @@ def release(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def tag_resources(engine: Engine, params: Mapping[str, str]) -> Answer:
+def tag_resources(engine: Account, params: Mapping[str, str]) -> Answer:
     if required(params, "ResourceType").upper() != "EIP":
         raise fail(codes.TAG_RESOURCE_TYPE, "the simulator tags EIPs only")
     ids = wire.flat_list(params, "ResourceId")
@@ -206,7 +203,7 @@ def tag_resources(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def add_to_package(engine: Engine, params: Mapping[str, str]) -> Answer:
+def add_to_package(engine: Account, params: Mapping[str, str]) -> Answer:
     package = engine.packages.get(required(params, "BandwidthPackageId"))
     if package is None:
         raise fail(codes.CBWP_NOT_FOUND, "the bandwidth package does not exist")
@@ -223,7 +220,7 @@ def add_to_package(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def remove_from_package(engine: Engine, params: Mapping[str, str]) -> Answer:
+def remove_from_package(engine: Account, params: Mapping[str, str]) -> Answer:
     package = engine.packages.get(required(params, "BandwidthPackageId"))
     if package is None:
         raise fail(codes.CBWP_NOT_FOUND, "the bandwidth package does not exist")
@@ -236,7 +233,7 @@ def remove_from_package(engine: Engine, params: Mapping[str, str]) -> Answer:
     return {}
 
 
-def describe_enis(engine: Engine, params: Mapping[str, str]) -> Answer:
+def describe_enis(engine: Account, params: Mapping[str, str]) -> Answer:
     private_ips = wire.flat_list(params, "PrivateIpAddress")
     if len(private_ips) > 100:
         raise fail(codes.INVALID_PARAMETER, "at most 100 PrivateIpAddress values")
@@ -264,7 +261,7 @@ def describe_enis(engine: Engine, params: Mapping[str, str]) -> Answer:
     }
 
 
-HANDLERS: Final[dict[str, Callable[[Engine, Mapping[str, str]], Answer]]] = {
+HANDLERS: Final[dict[str, Callable[[Account, Mapping[str, str]], Answer]]] = {
     "AllocateEipAddress": allocate,
     "DescribeEipAddresses": describe,
     "AssociateEipAddress": associate,

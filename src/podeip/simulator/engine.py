@@ -17,24 +17,37 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from podeip.cloud import codes, errors, wire
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes, wire
 from podeip.cloud.clock import Clock, wall_clock
 from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus, Eni
 from podeip.cloud.ratelimit import TokenBucket
-from podeip.cloud.simulated import actions
-from podeip.cloud.simulated.faults import Fault, FaultPlan
-from podeip.cloud.simulated.state import (
+from podeip.simulator import actions
+from podeip.simulator.faults import Fault, FaultPlan
+from podeip.simulator.state import (
     AutoEniBlock,
     BandwidthPackage,
     CallRecord,
     EipRecord,
+    EngineConfig,
     fail,
     required,
 )
-from podeip.settings import RateLimit
+
+#: ``EngineConfig`` lives with the records (``state``) and is re-exported for the engine's callers.
+__all__ = [
+    "ACTIONS",
+    "ECS_VERSION",
+    "MUTATIONS",
+    "PUBLISHED_LIMITS",
+    "VPC_VERSION",
+    "CallTicket",
+    "Engine",
+    "EngineConfig",
+]
 
 VPC_VERSION: Final = "2016-04-28"
 ECS_VERSION: Final = "2014-05-26"
@@ -53,26 +66,6 @@ PUBLISHED_LIMITS: Final = {
     "ReleaseEipAddress": 600,
     "TagResources": 300,
 }
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    region_id: str = "cn-hangzhou"
-    vpc_id: str = "vpc-sim000000000000001"
-    #: Private ranges of the VPC; any IP in them resolves to an ENI (one per ``eni_block`` block).
-    vpc_cidrs: tuple[str, ...] = ("198.51.100.0/24",)
-    eni_block_prefix: int = 26
-    #: Public addresses handed out (TEST-NET-3: never routed, obvious in logs).
-    eip_cidr: str = "203.0.113.0/24"
-    quota: int = 20
-    #: Seconds that Associating, Unassociating and Releasing last.
-    transition_delay: float = 0.0
-    #: Seconds of latency per call, drawn uniformly from this range.
-    latency: tuple[float, float] = (0.0, 0.0)
-    #: Server-side limits per action (``Throttling.User`` above them); empty: no throttling.
-    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
-    default_resource_group_id: str = "rg-acfmsim0000001"
-    seed: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 
-from podeip.cloud import codes
+from podeip.cloud.alibaba.openapi import codes
 
 ANY_ACTION = "*"
 

@@ -22,10 +22,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from podeip.cloud import codes, errors, wire
-from podeip.cloud.simulated import signing
-from podeip.cloud.simulated.engine import ACTIONS, ECS_VERSION, Engine
-from podeip.cloud.simulated.faults import Fault
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes, wire
+from podeip.simulator import signing
+from podeip.simulator.engine import ACTIONS, ECS_VERSION, Engine
+from podeip.simulator.faults import Fault
 
 ENGINE: Final = web.AppKey("engine", Engine)
 SECRETS: Final = web.AppKey[Mapping[str, str]]("secrets")

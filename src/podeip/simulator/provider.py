@@ -2,7 +2,7 @@
 
 It shares everything but the transport with the Alibaba provider (``EipOperations``): the
 parameters are flattened exactly as the SDK puts them on the query string and handed to the
-engine, whose errors already carry the classes of ``podeip.cloud.codes``. A lost answer
+engine, whose errors already carry the classes of ``podeip.cloud.alibaba.openapi.codes``. A lost answer
 (commit-then-drop) surfaces as ``Transport``, as a dropped connection does over HTTP.
 """
 
@@ -13,11 +13,12 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from podeip.cloud import retry, wire
+from podeip.cloud import retry
+from podeip.cloud.alibaba.openapi import wire
+from podeip.cloud.alibaba.openapi.operations import EipOperations
 from podeip.cloud.clock import Clock, Sleep
-from podeip.cloud.operations import EipOperations
-from podeip.cloud.simulated.engine import Engine
 from podeip.settings import CloudSettings, RateLimit
+from podeip.simulator.engine import Engine
 
 
 class SimulatedEipProvider(EipOperations):

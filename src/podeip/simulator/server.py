@@ -20,10 +20,10 @@ from types import TracebackType
 
 from aiohttp import web
 
-from podeip.cloud.simulated.engine import PUBLISHED_LIMITS, Engine, EngineConfig
-from podeip.cloud.simulated.faults import Fault
-from podeip.cloud.simulated.http import build_app
 from podeip.settings import RateLimit
+from podeip.simulator.engine import PUBLISHED_LIMITS, Engine, EngineConfig
+from podeip.simulator.faults import Fault
+from podeip.simulator.http import build_app
 
 
 def check_loopback(host: str) -> None:

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote
 
-from podeip.cloud import codes, errors
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes
 
 ACS3: Final = "ACS3-HMAC-SHA256"
 #: Query parameters of a V2-signed request that are not business parameters.

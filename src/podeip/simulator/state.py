@@ -10,10 +10,13 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final, Protocol
 
-from podeip.cloud import codes, errors
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes
+from podeip.cloud.clock import Clock
 from podeip.cloud.models import Eip, EipStatus, Eni
+from podeip.settings import RateLimit
 
 MAX_TAGS: Final = 20
 RESERVED_TAG_PREFIXES: Final = ("aliyun", "acs:")
@@ -173,3 +176,46 @@ def required(params: Mapping[str, str], name: str) -> str:
     if not value:
         raise fail(codes.MISSING_PARAMETER, f"{name} is mandatory for this action")
     return str(value)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    region_id: str = "cn-hangzhou"
+    vpc_id: str = "vpc-sim000000000000001"
+    #: Private ranges of the VPC; any IP in them resolves to an ENI (one per ``eni_block`` block).
+    vpc_cidrs: tuple[str, ...] = ("198.51.100.0/24",)
+    eni_block_prefix: int = 26
+    #: Public addresses handed out (TEST-NET-3: never routed, obvious in logs).
+    eip_cidr: str = "203.0.113.0/24"
+    quota: int = 20
+    #: Seconds that Associating, Unassociating and Releasing last.
+    transition_delay: float = 0.0
+    #: Seconds of latency per call, drawn uniformly from this range.
+    latency: tuple[float, float] = (0.0, 0.0)
+    #: Server-side limits per action (``Throttling.User`` above them); empty: no throttling.
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    default_resource_group_id: str = "rg-acfmsim0000001"
+    seed: int = 0
+
+
+class Account(Protocol):
+    """What an action may use of the simulated account: its records and a few helpers. The
+    engine is one; actions see it through this protocol, so they need not import the engine
+    (which dispatches to them)."""
+
+    config: EngineConfig
+    clock: Clock
+    eip_records: dict[str, EipRecord]
+    packages: dict[str, BandwidthPackage]
+    pools: set[str]
+
+    def new_id(self, prefix: str) -> str: ...
+    def next_address(self) -> str: ...
+    def eni_by_id(self, eni_id: str) -> Eni | None: ...
+    def eni_views(self) -> list[Eni]: ...
+    def materialize_block(self, ip: str) -> None: ...
+    def public_ips(self) -> dict[str, tuple[str, str]]: ...
+    def start_transition(
+        self, record: EipRecord, *, now_status: EipStatus, then: EipStatus | None
+    ) -> None: ...
+    def describe_answer(self, eips: list[Eip], *, page: int, page_size: int) -> dict[str, Any]: ...

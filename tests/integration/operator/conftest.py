@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.server import RunningSimulator, start_in_thread
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 from testbed.process import OperatorProcess, operator_env

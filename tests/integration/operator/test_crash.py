@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
 from podeip.reconcile import steps
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl
 
 from .conftest import OperatorProcess, apply, leak_audit, ours, pod_manifest, podeip, wait_for_address

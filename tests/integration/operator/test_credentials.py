@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.server import RunningSimulator
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
-from podeip.cloud import codes, errors, retry, wire
+from podeip.cloud import errors, retry
+from podeip.cloud.alibaba.openapi import codes, wire
 from podeip.cloud.clock import Clock, Sleep
 from podeip.cloud.models import AllocateRequest, Allocation, Eip, EipStatus, Eni
 from podeip.cloud.ratelimit import RateLimiter

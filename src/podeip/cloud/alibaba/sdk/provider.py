@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from podeip.cloud import errors, retry, wire
-from podeip.cloud.alibaba import translate
-from podeip.cloud.alibaba.clients import Clients, make_clients
-from podeip.cloud.alibaba.credentials import CredentialHandle, build_credentials
+from podeip.cloud import errors, retry
+from podeip.cloud.alibaba.openapi import wire
+from podeip.cloud.alibaba.openapi.operations import EipOperations
+from podeip.cloud.alibaba.sdk import translate
+from podeip.cloud.alibaba.sdk.clients import Clients, make_clients
+from podeip.cloud.alibaba.sdk.credentials import CredentialHandle, build_credentials
 from podeip.cloud.clock import Clock, Sleep
-from podeip.cloud.operations import EipOperations
 from podeip.settings import CloudSettings, RateLimit
 
 

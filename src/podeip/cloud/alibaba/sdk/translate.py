@@ -1,8 +1,8 @@
 """SDK shapes ↔ ours: which SDK request and method serve an action, and SDK errors → CloudError.
 
-The rest of the provider works with the wire dictionaries of ``podeip.cloud.wire``; the SDK
+The rest of the provider works with the wire dictionaries of ``podeip.cloud.alibaba.openapi.wire``; the SDK
 models read them with ``from_map`` and give them back with ``to_map``. SDK exceptions are
-classified by their code through ``podeip.cloud.codes``, never by their class, which changed
+classified by their code through ``podeip.cloud.alibaba.openapi.codes``, never by their class, which changed
 across tea-openapi versions (docs/alibaba-api.md §7.6).
 """
 
@@ -14,7 +14,8 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_vpc20160428 import models as vpc_models
 from Tea.exceptions import TeaException
 
-from podeip.cloud import codes, errors
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes
 
 #: action → (client: "vpc" | "ecs", request model, async method of the client)
 ACTIONS: Final[dict[str, tuple[str, type[Any], str]]] = {
