@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from podeip import constants as c  # noqa: E402
 from podeip.cloud.alibaba.openapi import wire  # noqa: E402
-from podeip.settings import RateLimit, _default_rate_limits  # noqa: E402
+from podeip.settings import RateLimit, default_rate_limits  # noqa: E402
 from podeip.simulator.engine import PUBLISHED_LIMITS, Engine, EngineConfig  # noqa: E402
 from podeip.simulator.server import parse_latency, parse_seconds, start_in_thread  # noqa: E402
 from podeip.simulator.state import CallRecord  # noqa: E402
@@ -344,7 +344,7 @@ class Results:
     commit: str = field(default_factory=lambda: COMMIT)
     #: The operator's client limits (calls per minute) in force when the run started.
     client_limits: dict[str, float] = field(
-        default_factory=lambda: {api: limit.per_minute for api, limit in _default_rate_limits().items()}
+        default_factory=lambda: {api: limit.per_minute for api, limit in default_rate_limits().items()}
     )
     #: Anything about this run a reader must know (added by hand to results.json before re-rendering).
     notes: list[str] = field(default_factory=list)
@@ -408,7 +408,7 @@ class Bench:
         throttled = [x for x in self.engine.call_log() if x.started >= since and "Throttling" in x.result]
         floor = statistics_median(list(floors.values()))
         # The median pod waits for its Allocate and Associate tokens behind the pods before it.
-        limit = _default_rate_limits()[ASSOCIATE]
+        limit = default_rate_limits()[ASSOCIATE]
         queued = max(0, math.ceil(count / 2) - limit.burst) * 60 / self.results.client_limits[ASSOCIATE]
         self.results.bursts[count] = {
             "p50": percentile(to_eip, 50),

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from podeip.cloud_apis import APIS
+
 #: A list given in the environment as ``a,b,c`` (not JSON).
 CommaList = Annotated[list[str], NoDecode]
 
@@ -27,20 +29,15 @@ class RateLimit(BaseModel):
 
 
 def _default_rate_limits() -> dict[str, RateLimit]:
-    # Alibaba's published per-API limits are 120/min for Allocate/Associate/Unassociate and
-    # 600/min for Describe/Release, per account and region (docs/alibaba-api.md §11). We stay below
-    # them by default, leaving ~10% (mutations) and ~17% (reads) to other tools in the account.
-    return {
-        "AllocateEipAddress": RateLimit(per_minute=110, burst=10),
-        "AssociateEipAddress": RateLimit(per_minute=110, burst=10),
-        "UnassociateEipAddress": RateLimit(per_minute=110, burst=10),
-        "ReleaseEipAddress": RateLimit(per_minute=500, burst=20),
-        "DescribeEipAddresses": RateLimit(per_minute=500, burst=20),
-        "TagResources": RateLimit(per_minute=250, burst=10),
-        "AddCommonBandwidthPackageIp": RateLimit(per_minute=110, burst=10),
-        "RemoveCommonBandwidthPackageIp": RateLimit(per_minute=110, burst=10),
-        "DescribeNetworkInterfaces": RateLimit(per_minute=500, burst=20),
-    }
+    """One limit per cloud API, from its row in ``podeip.cloud_apis``: below Alibaba's
+    published limits (docs/alibaba-api.md §11), leaving ~10% (mutations) and ~17% (reads) to
+    other tools in the account."""
+    return {api.name: RateLimit(per_minute=api.client_limit, burst=api.client_burst) for api in APIS}
+
+
+def default_rate_limits() -> dict[str, RateLimit]:
+    """The default client-side limits (public: the benchmark reports them)."""
+    return _default_rate_limits()
 
 
 class CredentialSettings(BaseModel):

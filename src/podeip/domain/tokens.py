@@ -19,19 +19,14 @@ import hashlib
 from collections.abc import Mapping
 
 from podeip import constants as c
+from podeip.cloud_apis import APIS
 from podeip.domain.request import EipRequest
 
 MAX_TOKEN = 64
 MAX_TAG_VALUE = 128
 
-#: Alibaba API name → the token's leading letter (docs/alibaba-api.md §5).
-TOKEN_PREFIXES: dict[str, str] = {
-    "AllocateEipAddress": "a",
-    "AssociateEipAddress": "s",
-    "UnassociateEipAddress": "u",
-    "AddCommonBandwidthPackageIp": "b",
-    "RemoveCommonBandwidthPackageIp": "r",
-}
+#: Alibaba API name → the token's leading letter (docs/alibaba-api.md §5), from the API registry.
+TOKEN_PREFIXES: dict[str, str] = {api.name: api.token_prefix for api in APIS if api.token_prefix}
 
 
 def digest(*parts: str) -> str:

@@ -25,6 +25,7 @@ from podeip.cloud.alibaba.openapi import codes, wire
 from podeip.cloud.clock import Clock, wall_clock
 from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus, Eni
 from podeip.cloud.ratelimit import TokenBucket
+from podeip.cloud_apis import APIS, VERSIONS
 from podeip.simulator import actions
 from podeip.simulator.faults import Fault, FaultPlan
 from podeip.simulator.state import (
@@ -49,23 +50,16 @@ __all__ = [
     "EngineConfig",
 ]
 
-VPC_VERSION: Final = "2016-04-28"
-ECS_VERSION: Final = "2014-05-26"
-#: Actions answered, by API version (the HTTP front dispatches on ``x-acs-version``).
+VPC_VERSION: Final = VERSIONS["vpc"]
+ECS_VERSION: Final = VERSIONS["ecs"]
+#: Actions answered, by API version (the HTTP front dispatches on ``x-acs-version``): every
+#: API of the registry, each with its handler in ``actions``.
 ACTIONS: Final[dict[str, frozenset[str]]] = {
-    VPC_VERSION: frozenset(actions.HANDLERS) - {"DescribeNetworkInterfaces"},
-    ECS_VERSION: frozenset({"DescribeNetworkInterfaces"}),
+    version: frozenset(api.name for api in APIS if api.version == version) for version in VERSIONS.values()
 }
-MUTATIONS: Final = frozenset(ACTIONS[VPC_VERSION]) - {"DescribeEipAddresses"}
+MUTATIONS: Final = frozenset(api.name for api in APIS if api.mutation)
 #: Alibaba's published per-minute limits (docs/alibaba-api.md §11), used when throttling is on.
-PUBLISHED_LIMITS: Final = {
-    "AllocateEipAddress": 120,
-    "AssociateEipAddress": 120,
-    "UnassociateEipAddress": 120,
-    "DescribeEipAddresses": 600,
-    "ReleaseEipAddress": 600,
-    "TagResources": 300,
-}
+PUBLISHED_LIMITS: Final = {api.name: api.published_limit for api in APIS if api.published_limit}
 
 
 @dataclass(frozen=True)

@@ -16,50 +16,14 @@ from Tea.exceptions import TeaException
 
 from podeip.cloud import errors
 from podeip.cloud.alibaba.openapi import codes
+from podeip.cloud_apis import APIS
 
-#: action → (client: "vpc" | "ecs", request model, async method of the client)
+_MODELS: Final = {"vpc": vpc_models, "ecs": ecs_models}
+#: action → (client: "vpc" | "ecs", request model, async method of the client), from the API
+#: registry: the SDK's names follow from the API's name.
 ACTIONS: Final[dict[str, tuple[str, type[Any], str]]] = {
-    "AllocateEipAddress": (
-        "vpc",
-        vpc_models.AllocateEipAddressRequest,
-        "allocate_eip_address_with_options_async",
-    ),
-    "DescribeEipAddresses": (
-        "vpc",
-        vpc_models.DescribeEipAddressesRequest,
-        "describe_eip_addresses_with_options_async",
-    ),
-    "AssociateEipAddress": (
-        "vpc",
-        vpc_models.AssociateEipAddressRequest,
-        "associate_eip_address_with_options_async",
-    ),
-    "UnassociateEipAddress": (
-        "vpc",
-        vpc_models.UnassociateEipAddressRequest,
-        "unassociate_eip_address_with_options_async",
-    ),
-    "ReleaseEipAddress": (
-        "vpc",
-        vpc_models.ReleaseEipAddressRequest,
-        "release_eip_address_with_options_async",
-    ),
-    "TagResources": ("vpc", vpc_models.TagResourcesRequest, "tag_resources_with_options_async"),
-    "AddCommonBandwidthPackageIp": (
-        "vpc",
-        vpc_models.AddCommonBandwidthPackageIpRequest,
-        "add_common_bandwidth_package_ip_with_options_async",
-    ),
-    "RemoveCommonBandwidthPackageIp": (
-        "vpc",
-        vpc_models.RemoveCommonBandwidthPackageIpRequest,
-        "remove_common_bandwidth_package_ip_with_options_async",
-    ),
-    "DescribeNetworkInterfaces": (
-        "ecs",
-        ecs_models.DescribeNetworkInterfacesRequest,
-        "describe_network_interfaces_with_options_async",
-    ),
+    api.name: (api.service, getattr(_MODELS[api.service], f"{api.name}Request"), api.sdk_method)
+    for api in APIS
 }
 
 
