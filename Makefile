@@ -73,7 +73,7 @@ demo: install testbed ## The demo: control plane + simulated cloud + operator, t
 	$(PY) hack/demo.py
 
 bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
-	$(PY) hack/bench.py
+	PYTHONPATH=hack:tests $(PY) -m bench
 
 ##@ Packaging
 image: ## Build the container image (needs Docker)
