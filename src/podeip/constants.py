@@ -150,6 +150,8 @@ METRIC_GC_RELEASED: Final = "podeip_gc_released_total"
 METRIC_READY_SECONDS: Final = "podeip_readiness_gate_ready_seconds"
 #: Every request the operator's own Kubernetes client makes (kopf's watches are not counted).
 METRIC_KUBE_REQUESTS: Final = "podeip_kube_api_requests_total"
+METRIC_UNBOUND_SECONDS: Final = "podeip_eip_unbound_longest_seconds"
+METRIC_TERMINATING_SECONDS: Final = "podeip_podeip_terminating_longest_seconds"
 
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.

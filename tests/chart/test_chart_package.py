@@ -125,7 +125,7 @@ def test_bundled_peering_crd_serves_the_resource_kopf_watches() -> None:
 
 
 #: Blocks holding Kubernetes objects (or a table) as they are; their comment covers their keys.
-NATIVE_BLOCKS = {"podSecurityContext", "securityContext", "resources", "affinity", "rateLimits"}
+NATIVE_BLOCKS = {"podSecurityContext", "securityContext", "resources", "affinity", "rateLimits", "labels"}
 
 
 def _keys_without_comment(path: Path) -> list[str]:
