@@ -110,6 +110,10 @@ def kubeconfig(path: Path, control_plane: ControlPlane, user: dict[str, Any]) ->
     return path
 
 
+def podeips(kubectl: Kubectl, namespace: str) -> list[str]:
+    return [item["metadata"]["name"] for item in get_json(kubectl, "-n", namespace, "podeips")["items"]]
+
+
 def authenticates(kubectl: Kubectl, token: str) -> bool:
     """Whether the API server still accepts the token (kubectl with it, and no other credential)."""
     answer = kubectl("auth", "whoami", f"--token={token}", "-o", "json", check=False)
@@ -186,6 +190,7 @@ def test_run_and_gc_connect_through_an_exec_credential_plugin(
     assert sweep["candidates"] == [] and sweep["released"] == []
 
     kubectl("-n", namespace, "delete", "pod", "web")
+    wait_for(lambda: not podeips(kubectl, namespace), timeout=90, what="the PodEIP released and gone")
     leak_audit(cloud.engine, kubectl, namespace)
 
 
@@ -216,6 +221,8 @@ def test_the_operator_keeps_working_after_its_token_file_rotates_and_the_old_tok
 
     apply(kubectl, namespace, pod_manifest("after", EIP))
     wait_for_address(kubectl, namespace, "after")
+    # Releasing (Follow) also works with the new token only: the PodEIPs go by themselves.
     kubectl("-n", namespace, "delete", "pod", "before", "after")
+    wait_for(lambda: not podeips(kubectl, namespace), timeout=90, what="both PodEIPs released and gone")
     leak_audit(cloud.engine, kubectl, namespace)
     assert gc_dry_run(config, cloud)["released"] == []
