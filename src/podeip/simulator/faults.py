@@ -2,8 +2,8 @@
 
 Both fronts (in process and HTTP) share the engine and therefore this plan, so a test or the
 demo can say "the next two AllocateEipAddress calls fail with InternalError" or "every fifth
-call is throttled" or "the next allocation succeeds but its answer is lost" (commit-then-drop,
-reliability S2) and get the same behaviour whichever way the SDK or provider reaches the engine.
+call is throttled" or "the next allocation succeeds but its answer is lost" (commit-then-drop)
+and get the same behaviour whichever way the SDK or provider reaches the engine.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""We test these aspects of crash safety (docs/reliability.md R1, S1):
+"""We test these aspects of crash safety (docs/reliability.md R1):
 
 - the operator killed right after AllocateEipAddress succeeded, before it recorded the
   allocation ID, finds that EIP by its tags after a restart and allocates no second one;
