@@ -8,6 +8,7 @@ verb, resource and code; paths map to resource labels."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from podeip.k8s import errors
 from podeip.k8s.client import KubeClient, resource_of
-from podeip.k8s.connection import Identity, KubeConnection, load_connection
+from podeip.k8s.connection import TOKEN_FILE_PERIOD, Identity, KubeConnection, load_connection
 from podeip.observability.metrics import Metrics
 from unit.k8s.fakeapi import FakeApi, Seen, status_body
 
@@ -214,6 +215,27 @@ async def test_a_rotated_token_file_is_read_again_after_a_401(
     sent = [seen.headers.get("Authorization") for seen in fake_api.requests]
     # The old token twice (the second after a reload that still read it), then the new one.
     assert sent == ["Bearer old-token", "Bearer old-token", "Bearer old-token", "Bearer new-token"]
+
+
+async def test_a_token_file_is_read_again_when_due_before_any_401(
+    fake_api: FakeApi, metrics: Metrics, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("first")
+    path = kubeconfig_for(fake_api.server, tmp_path / "config", {"tokenFile": str(token_file)})
+    now = [datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)]
+    connection = load_connection(path, env={}, clock=lambda: now[0])
+    async with KubeClient(connection, qps=100, burst=100, metrics=metrics) as kube:
+        await kube.get(POD)
+        token_file.write_text("second")  # rotated; the old token still works for a while
+        await kube.get(POD)
+        now[0] += TOKEN_FILE_PERIOD
+        await kube.get(POD)
+    assert [seen.headers.get("Authorization") for seen in fake_api.requests] == [
+        "Bearer first",
+        "Bearer first",
+        "Bearer second",
+    ]
 
 
 async def test_an_exec_plugin_runs_again_after_a_401(
