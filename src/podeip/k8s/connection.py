@@ -16,13 +16,18 @@ exec credential plugins (``ExecCredential``, how ACK, EKS, GKE and OIDC logins h
 credentials) and auth providers.
 
 **When to load again.** Credentials expire and rotate; an :class:`Identity` carries the time
-after which it is loaded afresh (and kopf gets it as the ``expiration`` of its credentials):
+after which our client loads it afresh:
 
 - a credential with an expiry (exec plugin, auth provider): shortly before it expires;
 - a token read from a file (``tokenFile``, the in-cluster projected token the kubelet
   rotates): every minute, as client-go re-reads it;
-- anything the API server rejects with 401: at once (:meth:`KubeConnection.renew`; kopf logs in
-  again on a 401 by itself and calls the login handler, which loads afresh).
+- anything the API server rejects with 401: at once (:meth:`KubeConnection.renew`).
+
+kopf keeps its own credentials and calls the login handler at start, after the credential's
+``expiration`` (only a real expiry: a file's re-read period would make kopf log a
+re-authentication every minute) and after a 401. Each call loads afresh
+(:meth:`KubeConnection.login_fields`): kopf never uses a credential again once it was rejected,
+and stops when the login hands it nothing new, so a cached one would be fatal after a rotation.
 
 Loading may run a plugin (a subprocess), so it blocks: :class:`KubeClient` loads in a worker
 thread, kopf runs the (synchronous) login handler in its executor; a lock keeps one load at a
@@ -78,6 +83,8 @@ class Identity:
     default_namespace: str | None = None
     #: When to load again; ``None``: only when the API server rejects it.
     expires: datetime.datetime | None = None
+    #: When the credential itself expires (exec plugin, auth provider; less a margin).
+    credential_expires: datetime.datetime | None = None
 
     def authorization(self) -> str | None:
         if self.token is None:
@@ -143,9 +150,11 @@ class KubeConnection:
 
     def login_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``kopf.ConnectionInfo`` (built in ``podeip.controllers``,
-        which may import kopf), as of now: kopf calls the login handler again after
-        ``expiration`` and after a 401."""
-        identity = self.current()
+        which may import kopf), loaded afresh: kopf logs in at start, after ``expiration`` and
+        after a 401, each a moment when the credential held may no longer be valid."""
+        with self._lock:
+            self._identity = self._load()
+            identity = self._identity
         return {
             "server": identity.server,
             "ca_path": identity.ca_path,
@@ -155,7 +164,7 @@ class KubeConnection:
             "certificate_path": identity.certificate_path,
             "private_key_path": identity.private_key_path,
             "default_namespace": identity.default_namespace,
-            "expiration": identity.expires,
+            "expiration": identity.credential_expires,
         }
 
 
@@ -207,11 +216,10 @@ def load_kubeconfig(
     expiry: datetime.datetime | None = getattr(loader, "expiry", None)
     if expiry is not None:
         expires = max(now + datetime.timedelta(seconds=5), expiry - EXPIRY_MARGIN)
-    elif "tokenFile" in user and not user.get("token"):
-        expires = now + TOKEN_FILE_PERIOD
-    else:
-        expires = None
-    return dataclasses.replace(identity, expires=expires)
+        return dataclasses.replace(identity, expires=expires, credential_expires=expires)
+    if "tokenFile" in user and not user.get("token"):
+        return dataclasses.replace(identity, expires=now + TOKEN_FILE_PERIOD)
+    return identity
 
 
 def load_in_cluster(

@@ -7,7 +7,8 @@ shortly before its expiry, and again after a 401, but not for a 401 of an identi
 replaced; a failing plugin, a missing file or an unknown context fail with a clear
 KubeConfigError; the in-cluster loader reads the ServiceAccount volume, brackets IPv6 and
 re-reads the token each minute; the source is chosen in kubectl's order; the login fields build a
-kopf ConnectionInfo whose headers, TLS context and expiration match."""
+kopf ConnectionInfo whose headers and TLS context match; every kopf login loads afresh and
+carries only a real credential expiry."""
 
 from __future__ import annotations
 
@@ -338,8 +339,32 @@ def test_login_fields_build_a_working_kopf_connection_info(tmp_path: Path) -> No
     assert info.default_namespace == "apps"
     assert info.as_http_headers() == {"Authorization": "Bearer s3cr3t"}
     assert len(info.as_ssl_context().get_ca_certs()) == 1
-    # kopf logs in again when the token file is due to be read again.
-    assert info.expiration == START + TOKEN_FILE_PERIOD
+    # A file's re-read period is no expiry for kopf (it would log in again every minute).
+    assert info.expiration is None
+
+
+def test_every_kopf_login_loads_afresh(tmp_path: Path) -> None:
+    """kopf logs in again after a 401 and never reuses a rejected credential: the login must
+    hand it the rotated token at once, not the one our client holds until its next re-read."""
+    token = tmp_path / "token"
+    token.write_text("before-rotation")
+    path = write_kubeconfig(
+        tmp_path / "config", cluster={"server": "http://127.0.0.1:1"}, user={"tokenFile": str(token)}
+    )
+    connection = load_connection(path, env={}, clock=Clock())
+    token.write_text("after-rotation")
+    assert connection.login_fields()["token"] == "after-rotation"
+    assert connection.identity.authorization() == "Bearer after-rotation"
+
+
+def test_kopf_gets_the_expiry_of_an_exec_credential(tmp_path: Path) -> None:
+    expiry = START + datetime.timedelta(minutes=10)
+    user = exec_user(tmp_path, expiry=expiry.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    path = write_kubeconfig(tmp_path / "config", cluster={"server": "http://127.0.0.1:1"}, user=user)
+    connection = load_connection(path, env={}, clock=Clock())
+    fields = connection.login_fields()
+    assert fields["token"] == "exec-token-2"  # the login ran the plugin again
+    assert fields["expiration"] == expiry - EXPIRY_MARGIN
 
 
 def test_the_identity_never_shows_its_token() -> None:
