@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-CACHE  := $(shell hack/testbed-build.sh print-cache)
+HELM    = $$(hack/testbed-build.sh print-cache)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm
 
 ##@ General
 help: ## Show this help
@@ -24,6 +24,13 @@ testbed: ## Build (or verify) the local control plane binaries from Go modules i
 	hack/testbed-build.sh
 
 ##@ Test
+fmt: install ## Format the code (ruff format, import order) and sync the chart's CRDs
+	$(VENV)/bin/ruff check --select I --fix src tests hack
+	$(VENV)/bin/ruff format src tests hack
+	hack/sync-crds.sh
+
+verify: lint typecheck ## Everything that needs no cluster and no Go build: lint, CRD/chart sync, types
+
 lint: install ## ruff, import-linter and the CRD/chart sync check
 	$(VENV)/bin/ruff check src tests hack
 	$(VENV)/bin/ruff format --check src tests hack
@@ -33,8 +40,11 @@ lint: install ## ruff, import-linter and the CRD/chart sync check
 typecheck: install ## mypy (strict) on src/
 	$(VENV)/bin/mypy
 
-unit: install testbed ## Unit tests (no control plane; the chart tests use the built helm)
+unit: install ## Unit tests (no control plane, no Go-built binaries)
 	$(PY) -m pytest tests/unit -q
+
+chart: install testbed ## Chart tests with the test bed's helm (lint, template, values, security)
+	$(PY) -m pytest tests/chart -q
 
 contract: install ## Provider contract suite (simulated in-process and official SDK over HTTP)
 	$(PY) -m pytest tests/contract -q
@@ -63,14 +73,14 @@ demo: install testbed ## The demo: control plane + simulated cloud + operator, t
 	$(PY) hack/demo.py
 
 bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
-	$(PY) hack/bench.py
+	PYTHONPATH=hack:tests $(PY) -m bench
 
 ##@ Packaging
 image: ## Build the container image (needs Docker)
 	docker build -t podeip-operator:dev .
 
 chart-lint: install testbed ## helm lint the chart
-	$(CACHE)/helm-v$$(. tests/testbed/versions.env; echo $$HELM_VERSION)/bin/helm lint --strict --kube-version 1.36.2 --set regionID=cn-hangzhou charts/podeip-operator
+	$(HELM) lint --strict --set regionID=cn-hangzhou charts/podeip-operator
 
 kind-e2e: ## kind cluster + image + helm install + the demo checks (needs Docker and kind)
 	hack/kind-e2e.sh
@@ -80,4 +90,4 @@ clean: ## Remove the virtualenv, local state and Python caches (not the Go-built
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install testbed lint typecheck unit contract integration e2e test cluster-up cluster-down cluster-status demo bench image chart-lint kind-e2e clean
+.PHONY: help install testbed fmt verify lint typecheck unit chart contract integration e2e test cluster-up cluster-down cluster-status demo bench image chart-lint kind-e2e clean

@@ -36,8 +36,8 @@ os.environ["ALIBABA_CLOUD_CLI_PROFILE_DISABLED"] = "true"
 
 from podeip import constants as c  # noqa: E402
 from podeip.cloud.models import EipStatus  # noqa: E402
-from podeip.cloud.simulated.engine import Engine, EngineConfig  # noqa: E402
-from podeip.cloud.simulated.server import start_in_thread  # noqa: E402
+from podeip.simulator.engine import Engine, EngineConfig  # noqa: E402
+from podeip.simulator.server import start_in_thread  # noqa: E402
 from testbed.cluster import ControlPlane, free_port  # noqa: E402
 from testbed.fixtures import run_kubectl  # noqa: E402
 from testbed.process import OperatorProcess, operator_env  # noqa: E402

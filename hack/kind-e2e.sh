@@ -90,7 +90,7 @@ say "loading $IMAGE into the cluster"
 say "installing the chart (simulated cloud sidecar)"
 "$HELM" --kube-context "$CONTEXT" upgrade --install "$RELEASE" "$root/charts/podeip-operator" \
   --namespace "$NAMESPACE" \
-  --values "$root/tests/unit/chart/values/simulator.yaml" \
+  --values "$root/tests/chart/values/simulator.yaml" \
   --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=Never \
   --set-json "podeip.simulator.extraArgs=$SIM_EXTRA_ARGS" \
   --wait --timeout "${TIMEOUT}s" \

@@ -16,7 +16,8 @@ log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 build() {
   local name=$1 version=$2; shift 2
   local dir="$CACHE/$name-v$version" stamp="$CACHE/$name-v$version/stamp"
-  local want="$name $version $go_version CGO_ENABLED=0 -trimpath"
+  local key="${name}_key"
+  local want="$name $version $go_version CGO_ENABLED=0 -trimpath${!key:+ ${!key}}"
   local missing=0 b
   for b in "$@"; do [ -x "$dir/bin/$b" ] || missing=1; done
   if [ $missing = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -75,10 +76,20 @@ build_kwok() {
   GOFLAGS= go mod download -json "sigs.k8s.io/kwok@v$1" >"$dir/module.json"
 }
 
+# helm as its release build stamps it (helm's Makefile): the full version, and the default
+# Kubernetes version of `helm template`/`helm lint` from the client-go it is built with
+# (without these, `helm version` says v3.21 and the default is Kubernetes 1.20).
+helm_key="release-ldflags"
 build_helm() {
-  local dir=$2
+  local H=$1 dir=$2
   mkdir -p "$dir/bin"
-  GOBIN="$dir/bin" GOFLAGS= go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@v$1"
+  local gomod client_go minor
+  gomod=$(GOFLAGS= go mod download -json "helm.sh/helm/v3@v$H" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  client_go=$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$gomod")
+  minor=${client_go#v0.}; minor=${minor%%.*}
+  local v=helm.sh/helm/v3/internal/version lint=helm.sh/helm/v3/pkg/lint/rules chartutil=helm.sh/helm/v3/pkg/chartutil
+  local stamp="-X $v.version=v$H -X $v.gitTreeState=clean -X $lint.k8sVersionMajor=1 -X $lint.k8sVersionMinor=$minor -X $chartutil.k8sVersionMajor=1 -X $chartutil.k8sVersionMinor=$minor"
+  GOBIN="$dir/bin" GOFLAGS= go install -trimpath -ldflags "-s -w $stamp" "helm.sh/helm/v3/cmd/helm@v$H"
 }
 
 only=${1:-all}

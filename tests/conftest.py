@@ -1,7 +1,7 @@
 """Session-wide test setup: loopback-only network guard and the control-plane fixtures.
 
 The guard wraps socket connects and name lookups for the whole run, so that no test, no SDK
-and no kopf client can reach anything but 127.0.0.0/8, ::1 or a Unix socket (test-bed.md §7).
+and no kopf client can reach anything but 127.0.0.0/8, ::1 or a Unix socket (docs/test-bed.md §7).
 """
 
 from __future__ import annotations

@@ -22,13 +22,13 @@ from typing import Any
 import kopf
 
 from podeip import __version__, constants
+from podeip.cloud.alibaba.openapi.operations import EipOperations
 from podeip.cloud.errors import CloudError
-from podeip.cloud.operations import EipOperations
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
-from podeip.k8s.config import load_connection
+from podeip.k8s.connection import load_connection
 from podeip.k8s.errors import ApiError
 from podeip.k8s.events import EventRecorder, ObjectRef
 from podeip.k8s.leadership import LEASE_NAME, Leadership, LeaseTimings
@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
+        "--kubeconfig", type=Path, help="kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)"
     )
+    parser.add_argument("--context", dest="kube_context", help="kubeconfig context (default: current)")
     parser.add_argument(
         "--standalone", action="store_true", default=None, help="the only instance: no leader Lease"
     )
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Environment (``PODEIP_*``) first, flags on top."""
     overrides: dict[str, Any] = {}
-    for name in ("kubeconfig", "standalone", "metrics_port", "log_level"):
+    for name in ("kubeconfig", "kube_context", "standalone", "metrics_port", "log_level"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -82,12 +83,12 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
     """The configured provider, reporting every call to the metrics."""
     provider: EipOperations
     if settings.cloud.provider == "simulated":
-        from podeip.cloud.simulated.engine import Engine
-        from podeip.cloud.simulated.provider import SimulatedEipProvider
+        from podeip.simulator.engine import Engine
+        from podeip.simulator.provider import SimulatedEipProvider
 
         provider = SimulatedEipProvider.from_settings(settings.cloud, engine=Engine())
     else:
-        from podeip.cloud.alibaba.provider import AlibabaEipProvider
+        from podeip.cloud.alibaba.sdk.provider import AlibabaEipProvider
 
         provider = AlibabaEipProvider.from_settings(settings.cloud)
     provider.observer = metrics
@@ -96,7 +97,7 @@ def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:
 
 async def status_fields_of(client: KubeClient) -> frozenset[str] | None:
     """The status fields of the installed PodEIP CRD, so that an older CRD is written only what
-    it keeps (compatibility §4.3). None when it cannot be read: write everything."""
+    it keeps (docs/compatibility.md §4.3). None when it cannot be read: write everything."""
     try:
         crd = await client.get(
             f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{constants.CRD_NAME}"
@@ -130,7 +131,7 @@ TERWAY_CONFIG = "/api/v1/namespaces/kube-system/configmaps/eni-config"
 
 
 async def terway_eip_pool(client: KubeClient) -> tuple[dict[str, Any], str] | None:
-    """Terway's EIP feature (reliability T16; compatibility §5.4): its switch is in
+    """Terway's EIP feature (docs/reliability.md T16; docs/compatibility.md §5.4): its switch is in
     ``kube-system/eni-config`` (key ``eni_conf``, JSON, ``enable_eip_pool``). A missing or
     unreadable ConfigMap means no Terway EIP pool."""
     try:
@@ -195,7 +196,7 @@ async def cluster_id_of(settings: Settings, client: KubeClient) -> str:
 async def connected(settings: Settings, *, provider: EipProvider | None = None) -> AsyncIterator[Deps]:
     """The clients (Kubernetes, cloud) and metrics, in a ``Deps``; closed on exit."""
     metrics = Metrics()
-    connection = load_connection(settings.kubeconfig, env=os.environ)
+    connection = load_connection(settings.kubeconfig, context=settings.kube_context, env=os.environ)
     client = KubeClient(
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )

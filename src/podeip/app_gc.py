@@ -1,4 +1,4 @@
-"""``podeip gc``: one garbage-collection pass, then exit (reliability R8, T15).
+"""``podeip gc``: one garbage-collection pass, then exit (docs/reliability.md R8, T15).
 
 Runs the operator's own orphan sweep (the same code, the same breakers) with the same settings,
 for a drain before uninstalling or a manual check. ``--dry-run`` reports what would be released.
@@ -19,13 +19,14 @@ from podeip.settings import Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster ServiceAccount)"
+        "--kubeconfig", type=Path, help="kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)"
     )
+    parser.add_argument("--context", dest="kube_context", help="kubeconfig context (default: current)")
     parser.add_argument("--dry-run", action="store_true", help="report orphans, release nothing")
 
 
 def main(args: argparse.Namespace) -> int:
-    overrides = {"kubeconfig": args.kubeconfig} if args.kubeconfig else {}
+    overrides = {name: getattr(args, name) for name in ("kubeconfig", "kube_context") if getattr(args, name)}
     settings = Settings(**overrides)
     configure_logging(settings.log_level, "text")
 

@@ -19,7 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("podeip.app", "run the operator"),
     "gc": ("podeip.app_gc", "run one garbage-collection pass (orphan sweep) and exit"),
     "adopt": ("podeip.app_adopt", "take over untagged EIPs of PodEIPs this operator did not create"),
-    "cloud-sim": ("podeip.cloud.simulated.server", "serve the simulated Alibaba Cloud OpenAPI on loopback"),
+    "cloud-sim": ("podeip.simulator.server", "serve the simulated Alibaba Cloud OpenAPI on loopback"),
     "lint": ("podeip.lint", "check the EIP annotations of Kubernetes manifests"),
 }
 

@@ -32,7 +32,7 @@ CRD_NAME: Final = f"{PLURAL}.{GROUP}"
 FINALIZER: Final = "podeip-controller.alibabacloud.com/finalizer"
 
 # --- annotation prefixes --------------------------------------------------------------------
-#: Read first when both prefixes carry a key (compatibility §2.1).
+#: Read first when both prefixes carry a key (docs/compatibility.md §2.1).
 PREFIX_NETWORK: Final = "network.alibabacloud.com/"
 #: Terway's and AENC's original prefix; read second.
 PREFIX_K8S: Final = "k8s.aliyun.com/"
@@ -80,7 +80,7 @@ ALIASES: Final = {
 }
 
 #: ACS's pinning key (seed 001): read as an existing-EIP (Static) request when no instance-ID
-#: key is set (compatibility §2.2); the operator never writes it.
+#: key is set (docs/compatibility.md §2.2); the operator never writes it.
 ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
 
 # --- outputs --------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ STATEFUL_KINDS: Final = frozenset({"statefulset"})
 COND_READY: Final = "Ready"
 COND_SYNCED: Final = "Synced"
 
-# --- Event reasons (style.md: success in past tense, failures Failed<Verb>Eip) --------------
+# --- Event reasons (docs/style.md, Names: success in past tense, failures Failed<Verb>Eip) ---
 EV_ALLOCATED: Final = "EipAllocated"
 EV_ASSOCIATED: Final = "EipAssociated"
 EV_UNASSOCIATED: Final = "EipUnassociated"
@@ -169,9 +169,11 @@ METRIC_LEADER: Final = "podeip_leader"
 #: A clusterID containing this (any case) is a documentation placeholder, e.g. Alibaba's
 #: c11ba338192xxxxxxx; the chart's "podeip.validate" refuses the same.
 CLUSTER_ID_PLACEHOLDER: Final = "xxxx"
+METRIC_UNBOUND_SECONDS: Final = "podeip_eip_unbound_longest_seconds"
+METRIC_TERMINATING_SECONDS: Final = "podeip_podeip_terminating_longest_seconds"
 
 # --- Kubernetes objects the operator writes besides PodEIPs ---------------------------------
 #: Events' ``source.component`` and ``reportingController``.
 EVENT_COMPONENT: Final = "podeip-operator"
-#: Claim Leases (reliability R7) are named this prefix plus the allocation ID.
+#: Claim Leases (docs/reliability.md R7) are named this prefix plus the allocation ID.
 CLAIM_LEASE_PREFIX: Final = "podeip-claim-"

@@ -9,7 +9,7 @@ OpenKruise workloads, ``spec.jobTemplate.spec.template`` of CronJobs, and OpenKr
 the errors, one line each: ``file:doc Kind/name: key=value: what is allowed``.
 
 The owner kind of a template is its workload's kind, so a StatefulSet's TTL is kept and a
-Deployment's is reported as ignored; a bare Pod counts as stateful (compatibility §5.2).
+Deployment's is reported as ignored; a bare Pod counts as stateful (docs/compatibility.md §5.2).
 
 The operator and this command call the same parser with the same options (the flags below
 mirror the settings, with the same defaults), so a value lint accepts is a value the operator

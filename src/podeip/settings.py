@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from podeip import constants
 from podeip.api import durations
+from podeip.cloud_apis import APIS
 
 #: A list given in the environment as ``a,b,c`` (not JSON).
 CommaList = Annotated[list[str], NoDecode]
@@ -31,20 +32,15 @@ class RateLimit(BaseModel):
 
 
 def _default_rate_limits() -> dict[str, RateLimit]:
-    # Alibaba's published per-API limits are 120/min for Allocate/Associate/Unassociate and
-    # 600/min for Describe/Release, per account and region (alibaba-openapi §11). We stay below
-    # them by default, leaving ~10% (mutations) and ~17% (reads) to other tools in the account.
-    return {
-        "AllocateEipAddress": RateLimit(per_minute=110, burst=10),
-        "AssociateEipAddress": RateLimit(per_minute=110, burst=10),
-        "UnassociateEipAddress": RateLimit(per_minute=110, burst=10),
-        "ReleaseEipAddress": RateLimit(per_minute=500, burst=20),
-        "DescribeEipAddresses": RateLimit(per_minute=500, burst=20),
-        "TagResources": RateLimit(per_minute=250, burst=10),
-        "AddCommonBandwidthPackageIp": RateLimit(per_minute=110, burst=10),
-        "RemoveCommonBandwidthPackageIp": RateLimit(per_minute=110, burst=10),
-        "DescribeNetworkInterfaces": RateLimit(per_minute=500, burst=20),
-    }
+    """One limit per cloud API, from its row in ``podeip.cloud_apis``: below Alibaba's
+    published limits (docs/alibaba-api.md §11), leaving ~10% (mutations) and ~17% (reads) to
+    other tools in the account."""
+    return {api.name: RateLimit(per_minute=api.client_limit, burst=api.client_burst) for api in APIS}
+
+
+def default_rate_limits() -> dict[str, RateLimit]:
+    """The default client-side limits (public: the benchmark reports them)."""
+    return _default_rate_limits()
 
 
 class CredentialSettings(BaseModel):
@@ -144,8 +140,11 @@ class Settings(BaseSettings):
     #: works"). An administrator's opt-in for a migration window; off by default.
     adopt_untagged_eips: bool = False
 
-    #: Kubernetes access: a kubeconfig path, or in-cluster ServiceAccount when empty.
+    #: Kubernetes access: a kubeconfig path (or several joined by ":"). Empty: KUBECONFIG, then
+    #: the in-cluster ServiceAccount, then ~/.kube/config (``podeip.k8s.connection``).
     kubeconfig: Path | None = None
+    #: The kubeconfig context to use. Empty: its current-context.
+    kube_context: str | None = None
     kube_client_qps: float = Field(default=20.0, gt=0)
     kube_client_burst: int = Field(default=30, ge=1)
     #: Namespace of the operator (Leases for static-EIP claims and the leader Lease live here).
@@ -162,7 +161,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    #: Test-only crash points (reliability §4): names at which the process exits at once.
+    #: Test-only crash points (docs/reliability.md §4): names at which the process exits at once.
     crash_points: CommaList = Field(default_factory=list)
 
     @field_validator("enable_controllers", "custom_stateful_workload_kinds", "crash_points", mode="before")

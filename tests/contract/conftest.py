@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 from pydantic import SecretStr
 
-from podeip.cloud.alibaba.clients import make_clients
-from podeip.cloud.alibaba.credentials import build_credentials
-from podeip.cloud.alibaba.provider import AlibabaEipProvider
+from podeip.cloud.alibaba.sdk.clients import make_clients
+from podeip.cloud.alibaba.sdk.credentials import build_credentials
+from podeip.cloud.alibaba.sdk.provider import AlibabaEipProvider
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.provider import EipProvider
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.provider import SimulatedEipProvider
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
 from podeip.settings import CloudSettings, CredentialSettings, RateLimit
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.provider import SimulatedEipProvider
+from podeip.simulator.server import RunningSimulator, start_in_thread
 
 PROVIDERS = ["simulated", "alibaba"]
 ACCESS_KEY_ID = "AKIDSIMULATOR"

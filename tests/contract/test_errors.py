@@ -16,9 +16,9 @@ from podeip.cloud import errors
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import AllocateRequest, EipStatus
 from podeip.cloud.provider import EipProvider
-from podeip.cloud.simulated.engine import Engine
-from podeip.cloud.simulated.faults import Fault
 from podeip.settings import RateLimit
+from podeip.simulator.engine import Engine
+from podeip.simulator.faults import Fault
 
 ProviderFactory = Callable[..., EipProvider]
 OWNER = {"podeip-controller.alibabacloud.com/podeip-uid": "u1"}

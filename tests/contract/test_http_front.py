@@ -22,15 +22,15 @@ import pytest
 from pydantic import SecretStr
 
 from podeip.cloud import errors
-from podeip.cloud.alibaba.clients import make_clients
-from podeip.cloud.alibaba.credentials import build_credentials
-from podeip.cloud.alibaba.provider import AlibabaEipProvider
+from podeip.cloud.alibaba.sdk.clients import make_clients
+from podeip.cloud.alibaba.sdk.credentials import build_credentials
+from podeip.cloud.alibaba.sdk.provider import AlibabaEipProvider
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import AllocateRequest
-from podeip.cloud.simulated import server
-from podeip.cloud.simulated.engine import Engine
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
 from podeip.settings import CloudSettings, CredentialSettings
+from podeip.simulator import server
+from podeip.simulator.engine import Engine
+from podeip.simulator.server import RunningSimulator, start_in_thread
 
 AK, SECRET = "AKIDSIMULATOR", "simulator-secret-not-real"
 

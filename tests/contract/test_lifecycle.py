@@ -13,7 +13,7 @@ from podeip.cloud import errors
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import NETWORK_INTERFACE, AllocateRequest, EipStatus
 from podeip.cloud.provider import EipProvider
-from podeip.cloud.simulated.engine import Engine
+from podeip.simulator.engine import Engine
 
 OWNER = {
     "podeip-controller.alibabacloud.com/cluster-id": "c1",

@@ -28,15 +28,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.server import RunningSimulator, start_in_thread
 from testbed.cluster import REPO, ControlPlane, binary, free_port, versions, write_kubeconfig
 from testbed.fixtures import Kubectl, get_json
 from testbed.process import OperatorProcess
 
 CHART = REPO / "charts" / "podeip-operator"
 #: The AENC sample values from Alibaba's ACK page, as a user pastes them.
-AENC_VALUES = REPO / "tests" / "unit" / "chart" / "values" / "aenc-ack.yaml"
+AENC_VALUES = REPO / "tests" / "chart" / "values" / "aenc-ack.yaml"
 KUBE_VERSION = versions()["KUBERNETES_VERSION"]
 RELEASE = "podeip-operator"
 ACCESS_KEY_ID = "LTAIe2etestbed000000001"

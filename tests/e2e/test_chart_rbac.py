@@ -40,9 +40,9 @@ from integration.operator.conftest import (
 )
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
-from podeip.cloud.simulated.server import RunningSimulator
 from podeip.k8s.leadership import LEASE_NAME
 from podeip.k8s.leases import CLAIM_LABEL
+from podeip.simulator.server import RunningSimulator
 from testbed.cluster import ControlPlane, binary
 from testbed.fixtures import Kubectl, get_json, wait_for
 

@@ -65,7 +65,7 @@ class AllocationTypeSpec(WireModel):
 
 
 class PodEIPSpec(WireModel):
-    #: ``""`` until the EIP exists (the old CRD requires the field; compatibility §4.3).
+    #: ``""`` until the EIP exists (the old CRD requires the field; docs/compatibility.md §4.3).
     allocation_id: str = Field(default="", alias="allocationID")
     allocation_type: AllocationTypeSpec = Field(alias="allocationType")
     bandwidth_package_id: str | None = Field(default=None, alias="bandwidthPackageID")

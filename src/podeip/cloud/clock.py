@@ -2,7 +2,7 @@
 
 Rate limiters, backoff and the simulated cloud all read a clock and sleep through a function
 they are given, so tests can run minutes of simulated time in milliseconds by sharing one
-``ManualClock`` between the operator's side and the simulator's side (style rule 7).
+``ManualClock`` between the operator's side and the simulator's side (docs/style.md rule 7).
 """
 
 from __future__ import annotations

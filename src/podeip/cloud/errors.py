@@ -2,7 +2,7 @@
 
 Callers decide what to do from the class alone (retry, requeue, surface, treat as done), so
 no code outside ``podeip.cloud`` ever looks at an Alibaba error code or message. The classes
-are chosen by ``podeip.cloud.codes`` from the code Alibaba returned; ``retryable`` says
+are chosen by ``podeip.cloud.alibaba.openapi.codes`` from the code Alibaba returned; ``retryable`` says
 whether sending the *same* request again (same ClientToken) may succeed without any change.
 """
 

@@ -24,7 +24,7 @@ DEFAULT_ISP: Final = "BGP"
 
 
 class EipStatus(enum.StrEnum):
-    """The EIP states of the VPC API (alibaba-openapi §4)."""
+    """The EIP states of the VPC API (docs/alibaba-api.md §4)."""
 
     AVAILABLE = "Available"
     ASSOCIATING = "Associating"

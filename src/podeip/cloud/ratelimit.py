@@ -1,7 +1,7 @@
 """Token buckets per API name, on an injected clock.
 
 Alibaba throttles per region, API and main account, shared with every other tool in the
-account (alibaba-openapi §11). The operator keeps its own rate below the published limits
+account (docs/alibaba-api.md §11). The operator keeps its own rate below the published limits
 with one bucket per API, shared by handlers and GC; the simulated cloud uses the same bucket
 class, without waiting, to answer ``Throttling.User`` when its limit is exceeded.
 """

@@ -2,7 +2,7 @@
 
 Every wait in the cloud layer goes through here, with ``asyncio.sleep`` (or an injected
 sleep), never the SDK's own retry, which blocks the event loop with ``time.sleep``
-(alibaba-openapi §8). Only errors whose class says ``retryable`` are retried; the same
+(docs/alibaba-api.md §8). Only errors whose class says ``retryable`` are retried; the same
 request (and so the same ClientToken) is sent again.
 """
 
@@ -44,7 +44,7 @@ class BackoffPolicy:
 API: Final = "api"
 ASYNC_STATE: Final = "async-state"
 
-#: Defaults (alibaba-openapi §11): API calls back off from 0.5 s to 20 s; waits for async
+#: Defaults (docs/alibaba-api.md §11): API calls back off from 0.5 s to 20 s; waits for async
 #: states start at 1 s and grow by 1.5 up to 10 s, bounded by the caller's timeout.
 POLICIES: Final[dict[str, BackoffPolicy]] = {
     API: BackoffPolicy(base=0.5, cap=20.0, attempts=5),

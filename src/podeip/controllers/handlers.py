@@ -1,6 +1,6 @@
 """kopf adapters: every watch event becomes a key in the work queue, nothing more.
 
-No state is kept on user pods (reliability R11): pods are watched with ``on.event`` only, so
+No state is kept on user pods (docs/reliability.md R11): pods are watched with ``on.event`` only, so
 kopf adds no finalizer and no annotation to them. PodEIPs are watched the same way; their
 finalizer is ours and is handled by the reconciler. On start, kopf lists every pod and PodEIP
 and delivers each as an event, which is how work missed while the operator was down resumes.
@@ -47,5 +47,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         return {"queued": len(memo.queue), "podeips": len(memo.known)}
 
     @kopf.on.login(registry=registry, id="login")
-    async def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:
+    def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:
+        """Synchronous on purpose: loading may run an exec plugin, and kopf runs synchronous
+        handlers in its executor. kopf calls it again after ``expiration`` and after a 401."""
         return kopf.ConnectionInfo(**memo.connection.login_fields())

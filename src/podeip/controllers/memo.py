@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podeip.k8s.config import KubeConnection
+from podeip.k8s.connection import KubeConnection
 from podeip.reconcile.queue import Key, WorkQueue
 
 

@@ -1,7 +1,7 @@
 """Pod annotations → one frozen :class:`EipRequest`, or errors that name key, value and remedy.
 
 Users switch from Alibaba's controller without editing manifests, so every key AENC documents
-is read under both prefixes and the compat aliases (compatibility §2). Precedence, when several
+is read under both prefixes and the compat aliases (docs/compatibility.md §2). Precedence, when several
 spellings of one key are present: ``network.alibabacloud.com/`` over ``k8s.aliyun.com/`` over
 the alias; the winner is used and each disagreeing loser becomes a warning. An empty value
 counts as absent (Terway read ``""`` as "not set").
@@ -31,7 +31,7 @@ What the pod asks for:
 - a pod that asks for nothing gets ``request=None``; EIP parameters on it are reported as
   ignored, never validated.
 
-An invalid value is an error and means no allocation at all (compatibility §2.3): nothing is
+An invalid value is an error and means no allocation at all (docs/compatibility.md §2.3): nothing is
 allocated that the user did not ask for. Whatever the input (control characters, NUL, lone
 surrogates, 256 KiB values, deeply nested JSON), the result is either a request that
 serialises (its canonical JSON is computed here, so that no later step can fail on it) or
@@ -77,7 +77,7 @@ AUTO_ONLY = (
 T = TypeVar("T")
 
 
-#: Aliases that ECI reads itself on virtual nodes (compatibility §2.5).
+#: Aliases that ECI reads itself on virtual nodes (docs/compatibility.md §2.5).
 ECI_ALIASES = frozenset({"eci-with-eip", "eci-eip-instanceid"})
 
 

@@ -1,10 +1,10 @@
 """Parsers for the values of the EIP creation parameters, strict and bounded.
 
-Pod annotations are untrusted input (reliability §6.3): anyone who can create a pod can write
+Pod annotations are untrusted input (docs/reliability.md §6.3): anyone who can create a pod can write
 them. Each parser here accepts only what ``AllocateEipAddress`` can accept for an EIP we are
 willing to create and release, and raises :class:`InvalidValue` (nothing else) whose
 ``allowed`` text tells the user what to write instead. Limits follow the EIP API
-(alibaba-openapi §3.1) and the tag rules (§2); the operator's own caps are parameters.
+(docs/alibaba-api.md §3.1) and the tag rules (§2); the operator's own caps are parameters.
 
 Decisions where the sources are silent:
 

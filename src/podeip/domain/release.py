@@ -1,4 +1,4 @@
-"""What to do with a PodEIP's EIP: the release matrix of compatibility §5, as a pure function.
+"""What to do with a PodEIP's EIP: the release matrix of docs/compatibility.md §5, as a pure function.
 
 Releasing is the one action that cannot be undone: a released address is gone for good, and
 the user's DNS records, allow-lists and game-server listings point at it. So this module
@@ -6,7 +6,7 @@ decides, with time passed in, and the caller only carries the decision out. The 
 
 - "pod gone" is NotFound or phase Succeeded/Failed; a terminating pod still holds its EIP;
 - whatever the strategy, the EIP is unassociated as soon as the pod is gone (its IP may be
-  handed to another pod, reliability T7);
+  handed to another pod, docs/reliability.md T7);
 - Follow: Auto is released and the PodEIP deleted; Static is unassociated and the PodEIP
   deleted ("forget"); **Static is never released by any path**, and neither is anything whose
   type is not exactly ``Auto``;

@@ -2,7 +2,7 @@
 
 :class:`EipRequest` is the one description of "what this pod asked for" that the rest of the
 operator uses: the reconciler freezes it into the PodEIP's private ``request`` annotation when
-the PodEIP is created, retries read it back instead of the live pod (reliability R2), and its
+the PodEIP is created, retries read it back instead of the live pod (docs/reliability.md R2), and its
 hash goes into the ClientToken. So its JSON must be deterministic (fields in declaration order,
 tags sorted, defaults written out) and must parse back with ``EipRequest.model_validate_json``.
 

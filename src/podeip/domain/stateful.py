@@ -5,7 +5,7 @@ TTL and Never as "supported only for stateful replica controllers": a kept EIP i
 if a pod with the same name comes back, which happens for StatefulSets (and bare pods that a
 user re-creates), never for Deployments, whose pod names change. A Deployment with ``Never``
 would keep billed EIPs forever. So for other owners the strategy falls back to ``Follow``, and
-the caller reports it (compatibility §5.2).
+the caller reports it (docs/compatibility.md §5.2).
 
 A pod is stateful when its controller owner's kind, lower-cased and with the API group ignored,
 is ``statefulset`` (this covers OpenKruise's Advanced StatefulSet) or one of the configured

@@ -1,7 +1,7 @@
 """Client tokens and ownership tags: the two ways a cloud resource is tied to one PodEIP.
 
 **ClientTokens** make a retried mutating call harmless: the same token with the same
-parameters returns the first result (alibaba-openapi §5). They must therefore be derivable
+parameters returns the first result (docs/alibaba-api.md §5). They must therefore be derivable
 again after a crash, from what is on the PodEIP: its UID (which, unlike the pod's, survives a
 same-name pod), the attempt counter and a hash of the frozen request. Tokens are ASCII, at most
 64 characters; readable ones (``a-<podeip-uid>-<attempt>-<hash>``) are preferred, and anything
@@ -19,19 +19,14 @@ import hashlib
 from collections.abc import Mapping
 
 from podeip import constants as c
+from podeip.cloud_apis import APIS
 from podeip.domain.request import EipRequest
 
 MAX_TOKEN = 64
 MAX_TAG_VALUE = 128
 
-#: Alibaba API name → the token's leading letter (alibaba-openapi §5).
-TOKEN_PREFIXES: dict[str, str] = {
-    "AllocateEipAddress": "a",
-    "AssociateEipAddress": "s",
-    "UnassociateEipAddress": "u",
-    "AddCommonBandwidthPackageIp": "b",
-    "RemoveCommonBandwidthPackageIp": "r",
-}
+#: Alibaba API name → the token's leading letter (docs/alibaba-api.md §5), from the API registry.
+TOKEN_PREFIXES: dict[str, str] = {api.name: api.token_prefix for api in APIS if api.token_prefix}
 
 
 def digest(*parts: str) -> str:

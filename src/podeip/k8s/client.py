@@ -16,20 +16,26 @@ Policies, each in one place:
 * **Counting.** ``podeip_kube_api_requests_total{verb,resource,code}`` counts every attempt;
   the benchmark derives "API writes per pod" from it.
 * **Errors.** Failures raise the typed classes of :mod:`podeip.k8s.errors`.
+* **Credentials.** Each request uses the connection's current identity
+  (:mod:`podeip.k8s.connection`: loaded again when due, in a worker thread since a plugin may
+  run); a 401 loads it again once and repeats the request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
+import ssl
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 
 from podeip import __version__
-from podeip.k8s.config import KubeConnection
+from podeip.k8s.connection import Identity, KubeConfigError, KubeConnection
 from podeip.k8s.errors import ApiError, Unauthorized, Unavailable, error_for
 from podeip.k8s.throttling import TokenBucket
 from podeip.observability.metrics import Metrics
@@ -71,19 +77,15 @@ class KubeClient:
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         max_retries: int = 3,
         backoff_cap_seconds: float = 5.0,
-        token_refresh_seconds: float = 60.0,
     ) -> None:
         self._connection = connection
         self._bucket = TokenBucket(rate=qps, burst=burst)
         self._metrics = metrics
         self._max_retries = max_retries
         self._backoff_cap = backoff_cap_seconds
-        self._token_refresh = token_refresh_seconds
-        self._token: str | None = None
-        self._token_read_at: float | None = None
-        ssl_context = connection.ssl_context()
+        #: The TLS context of the identity's TLS material (rebuilt when a plugin changes it).
+        self._tls: tuple[object, ssl.SSLContext | bool] = (None, False)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=ssl_context if ssl_context is not None else False),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": f"podeip-operator/{__version__}"},
         )
@@ -162,12 +164,13 @@ class KubeClient:
         resource = resource_of(path)
         data = json.dumps(body).encode() if body is not None else None
         retries = 0
-        token_refreshed = False
+        renewed = False
         while True:
             await self._bucket.acquire()
+            identity = await self._identity()
             try:
                 status, payload, retry_after = await self._send(
-                    method, path, params=params, data=data, content_type=content_type
+                    identity, method, path, params=params, data=data, content_type=content_type
                 )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 self._count(verb, resource, "error")
@@ -182,10 +185,10 @@ class KubeClient:
             if status < 400:
                 return payload
             error = error_for(status=status, body=payload)
-            # A rotated token file: re-read it once, at once.
-            if isinstance(error, Unauthorized) and self._connection.token_path and not token_refreshed:
-                token_refreshed = True
-                self._token_read_at = None
+            # Expired, revoked or rotated: load the credential again once, at once.
+            if isinstance(error, Unauthorized) and not renewed:
+                renewed = True
+                await self._load(functools.partial(self._connection.renew, identity))
                 continue
             retryable = status == 429 or (method == "GET" and status >= 500)
             if retryable and retries < self._max_retries:
@@ -194,8 +197,27 @@ class KubeClient:
                 continue
             raise error
 
+    async def _identity(self) -> Identity:
+        if self._connection.due():
+            return await self._load(self._connection.current)
+        return self._connection.identity
+
+    @staticmethod
+    async def _load(load: Callable[[], Identity]) -> Identity:
+        try:
+            return await asyncio.to_thread(load)
+        except KubeConfigError as exc:
+            raise Unavailable(status=0, reason="CredentialUnavailable", message=str(exc)) from exc
+
+    def _ssl(self, identity: Identity) -> ssl.SSLContext | bool:
+        if self._tls[0] != identity.tls():
+            built = identity.ssl_context()
+            self._tls = (identity.tls(), built if built is not None else False)
+        return self._tls[1]
+
     async def _send(
         self,
+        identity: Identity,
         method: str,
         path: str,
         *,
@@ -204,11 +226,13 @@ class KubeClient:
         content_type: str,
     ) -> tuple[int, Body, float | None]:
         headers = {"Content-Type": content_type}
-        token = self._bearer_token()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        url = self._connection.server + path
-        async with self._session.request(method, url, params=params, data=data, headers=headers) as response:
+        authorization = identity.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        url = identity.server + path
+        async with self._session.request(
+            method, url, params=params, data=data, headers=headers, ssl=self._ssl(identity)
+        ) as response:
             text = await response.text()
             try:
                 payload = json.loads(text) if text else {}
@@ -217,15 +241,6 @@ class KubeClient:
             if not isinstance(payload, dict):
                 raise ApiError(status=response.status, reason="BadResponse", message=text[:500])
             return response.status, payload, _seconds(response.headers.get("Retry-After"))
-
-    def _bearer_token(self) -> str | None:
-        now = asyncio.get_running_loop().time()
-        if self._token_read_at is None or (
-            self._connection.token_path is not None and now - self._token_read_at >= self._token_refresh
-        ):
-            self._token = self._connection.read_token()
-            self._token_read_at = now
-        return self._token
 
     def _backoff(self, attempt: int, *, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -1,7 +1,7 @@
 """Kubernetes Events on pods and PodEIPs, best effort and aggregated.
 
 Events are how users see what the operator did (``kubectl describe pod``), so every transition
-records one (style rule 9). They are also the easiest way to flood the API server: a pod stuck
+records one (docs/style.md rule 9). They are also the easiest way to flood the API server: a pod stuck
 on a quota error would emit the same Warning on every retry. Like client-go's recorder, we keep
 a small in-memory cache keyed by (object UID, type, reason, message): a repeat within the
 window PATCHes the existing Event's ``count`` and ``lastTimestamp`` instead of creating another.

@@ -1,4 +1,4 @@
-"""One active operator: a renewed Lease alone decides which instance may act (reliability R9).
+"""One active operator: a renewed Lease alone decides which instance may act (docs/reliability.md R9).
 
 So that a second instance (a rolling update gone wrong, a developer's laptop) never acts at
 the same time, the instance that holds the Lease ``podeip-operator-leader`` in the operator

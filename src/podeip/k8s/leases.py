@@ -1,4 +1,4 @@
-"""Claims: at most one PodEIP may hold an allocation ID (reliability R7, "never rob").
+"""Claims: at most one PodEIP may hold an allocation ID (docs/reliability.md R7, "never rob").
 
 Two PodEIPs naming the same Static EIP, or two operator instances racing on one, must not both
 associate it. The API server gives us an atomic test-and-set for free: creating an object whose

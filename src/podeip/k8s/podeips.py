@@ -1,6 +1,6 @@
 """PodEIP reads and writes, every write guarded so two operators cannot both win.
 
-Reliability R9 asks every mutation to stay safe while two operator instances overlap. The
+docs/reliability.md R9 asks every mutation to stay safe while two operator instances overlap. The
 PodEIP carries the state that decides cloud calls (client token, allocation ID), so:
 
 * spec and metadata changes carry ``metadata.resourceVersion`` as an optimistic lock: a stale
@@ -9,7 +9,7 @@ PodEIP carries the state that decides cloud calls (client token, allocation ID),
 * the finalizer is removed by a JSON patch that first *tests* the resourceVersion and the
   finalizer's index, so a concurrent change can never make us drop someone else's finalizer;
 * lists come from the API server, not a cache: the orphan sweep must not decide on stale data
-  (reliability R8).
+  (docs/reliability.md R8).
 
 Bodies are plain dicts; the typed model lives in ``podeip.api.podeip``.
 """

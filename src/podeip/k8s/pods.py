@@ -1,7 +1,7 @@
 """The only two writes the operator makes to user pods, shaped so they cannot clobber anything.
 
 Compatibility obliges us to write the ``allocated-eipAddress`` annotations and the readiness
-condition ``k8s.aliyun.com/eip`` (compatibility §3.1, §3.2). Both reference controllers had bugs
+condition ``k8s.aliyun.com/eip`` (docs/compatibility.md §3.1, §3.2). Both reference controllers had bugs
 here: AENC once overwrote other pod conditions, and annotation updates conflicted with other
 writers. So:
 

@@ -1,6 +1,6 @@
 """Structured logs with stable keys, and no secrets in them, ever.
 
-Every transition is logged with the same keys (style rule 9): ``podeip``, ``pod``,
+Every transition is logged with the same keys (docs/style.md rule 9): ``podeip``, ``pod``,
 ``allocation_id``, ``operation``, ``request_id``. Callers pass them as ``extra=``; the JSON
 formatter lifts them to the top level and nests anything else under ``extra`` so that a new key
 cannot collide with the fixed ones. kopf's per-object loggers attach ``k8s_ref``; it becomes
@@ -8,7 +8,7 @@ cannot collide with the fixed ones. kopf's per-object loggers attach ``k8s_ref``
 
 Credentials travel through this process (AccessKey secrets, STS tokens, ServiceAccount
 tokens), and SDK exceptions like to echo request headers. A filter on the handler rewrites every
-record, message, arguments, extras and traceback, before any formatter sees it (reliability R16).
+record, message, arguments, extras and traceback, before any formatter sees it (docs/reliability.md R16).
 """
 
 from __future__ import annotations

@@ -79,6 +79,16 @@ class Metrics:
             "1 while this instance works: it holds the leader Lease, or runs standalone.",
             registry=reg,
         )
+        self.unbound_seconds = prometheus_client.Gauge(
+            constants.METRIC_UNBOUND_SECONDS,
+            "Longest time an EIP kept for a gone pod (TTL, Never) has been unbound: it is billed all along.",
+            registry=reg,
+        )
+        self.terminating_seconds = prometheus_client.Gauge(
+            constants.METRIC_TERMINATING_SECONDS,
+            "Longest time a PodEIP has been terminating (its finalizer waits for the cloud).",
+            registry=reg,
+        )
         self.kube_requests = prometheus_client.Counter(
             constants.METRIC_KUBE_REQUESTS,
             "Requests of the operator's own Kubernetes client by verb, resource and HTTP code.",

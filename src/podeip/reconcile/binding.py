@@ -176,7 +176,7 @@ class Binding(PassBase):
             await self.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
 
     async def _claim(self, podeip: PodEIP, pod: PodView) -> bool:
-        """One holder per allocation ID (reliability R7): a Lease named after the EIP."""
+        """One holder per allocation ID (docs/reliability.md R7): a Lease named after the EIP."""
         me = holder_identity(namespace=pod.namespace, name=pod.name, uid=podeip.metadata.uid or "")
         allocation_id = podeip.spec.allocation_id
         held = self._claims.get(allocation_id)

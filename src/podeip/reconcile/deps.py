@@ -12,7 +12,7 @@ from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud.provider import EipProvider
 from podeip.k8s.client import KubeClient
-from podeip.k8s.config import KubeConnection
+from podeip.k8s.connection import KubeConnection
 from podeip.k8s.events import EventRecorder, ObjectRef
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs

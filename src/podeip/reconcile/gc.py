@@ -106,6 +106,21 @@ def orphan_candidates(
     return free, busy
 
 
+def record_ages(d: Deps, podeips: list[PodEIP]) -> None:
+    """The gauges the chart's alerts read: EIPs kept unbound (billed for nothing) and PodEIPs
+    stuck terminating, as counts and as the longest age, from the PodEIPs alone."""
+    now = d.clock()
+    kept = [
+        p.status.pod_last_seen
+        for p in podeips
+        if p.status is not None and p.status.status == EipStatus.AVAILABLE and p.status.pod_last_seen
+    ]
+    terminating = [p.metadata.deletion_timestamp for p in podeips if p.metadata.deletion_timestamp]
+    d.metrics.eips.labels(state="kept").set(len(kept))
+    d.metrics.unbound_seconds.set(max(((now - t).total_seconds() for t in kept), default=0.0))
+    d.metrics.terminating_seconds.set(max(((now - t).total_seconds() for t in terminating), default=0.0))
+
+
 async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
     listed_at = d.clock()
@@ -124,6 +139,7 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
         return sweep
     podeips = [PodEIP.model_validate(body) for body in bodies]
     sweep.podeips = len(podeips)
+    record_ages(d, podeips)
     if eips is not None and looks is not None:
         looks.remember_listing(eips, listed_at=listed_at)
     # Resync every PodEIP, even when the cloud is unreachable: podLastSeen is refreshed from

@@ -1,6 +1,6 @@
 """What the pod shows: the ``allocated-eipAddress`` annotations and the readiness condition.
 
-Both are compatibility surfaces (compatibility §3.1, §3.2) and both are written narrowly: a
+Both are compatibility surfaces (docs/compatibility.md §3.1, §3.2) and both are written narrowly: a
 merge patch of our two annotation keys only, and a strategic merge patch of the one condition
 on ``pods/status`` with the pod UID as precondition, never the whole list. Nothing is written
 when the pod already shows the desired state, and the condition is touched only on pods that

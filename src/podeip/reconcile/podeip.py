@@ -1,7 +1,7 @@
 """One reconcile pass for a pod and its PodEIP (same namespace and name).
 
 The pass reads the pod, the PodEIP and the EIP, and takes the next step towards the state the
-release matrix asks for (compatibility §5), at most one mutating cloud call at a time:
+release matrix asks for (docs/compatibility.md §5), at most one mutating cloud call at a time:
 
     no PodEIP, pod asks        → create the PodEIP (finalizer, frozen request)
     EIP not this PodEIP's      → nothing but a condition and a Warning: another PodEIP's tags,
@@ -221,7 +221,7 @@ class Reconciler(Binding, Teardown):
         if pod.is_gone or pod.is_terminating:
             return None
         if not pod.node_name:
-            # Nothing is decided before the pod is scheduled (compatibility §2.5): its node
+            # Nothing is decided before the pod is scheduled (docs/compatibility.md §2.5): its node
             # decides whether it is served at all (virtual nodes) and which keys are read; its
             # next event (the binding) brings it back.
             return None
@@ -293,7 +293,7 @@ class Reconciler(Binding, Teardown):
 
     async def _adopt(self, podeip: PodEIP, pod: PodView, *, reborn: bool) -> PodEIP:
         """A pod takes over the PodEIP's EIP: a same-name pod of the same owner coming back to a
-        kept EIP (``reborn``, compatibility §5.3), or the pod of a PodEIP that another
+        kept EIP (``reborn``, docs/compatibility.md §5.3), or the pod of a PodEIP that another
         controller (AENC, Terway's migration) created, which records no pod UID (§5.4)."""
         parsed = self._parse(pod)
         patch: dict[str, Any] = {"metadata": {"annotations": {c.ANN_POD_UID: pod.uid}}}

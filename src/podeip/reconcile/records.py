@@ -1,6 +1,6 @@
 """What the operator writes down: PodEIP bodies, status, conditions, and the frozen request.
 
-Pure functions (no I/O). Reliability R1: everything a crash would lose is written to the
+Pure functions (no I/O). docs/reliability.md R1: everything a crash would lose is written to the
 PodEIP *before* the cloud call that depends on it, so these builders are the one place that
 decides what the PodEIP records and under which key.
 
@@ -11,7 +11,7 @@ Private annotations on a PodEIP (prefix ``podeip-controller.alibabacloud.com/``)
 - ``attempt``: the allocation attempt; bumped only when a previous attempt provably created
   nothing and its token is burnt (IdempotentParameterMismatch), or the EIP was lost;
 - ``pod-uid`` / ``owner``: which pod the PodEIP serves, and its controller (``Kind/name``),
-  for same-name reuse (compatibility §5.3);
+  for same-name reuse (docs/compatibility.md §5.3);
 - ``pod-gone-since``: when the operator first saw the pod gone (deleted, or Succeeded/Failed),
   with microseconds, so that a TTL is never shortened by rounding; written before anything
   else is done for the gone pod, removed when a same-name pod comes back;
@@ -143,7 +143,7 @@ class Binding:
         return f"{self.eni_id}/{self.private_ip}/{kind}/{self.podeip_uid}/{self.pod_uid}"
 
     def holds(self, eip: Eip) -> bool:
-        """Whether the EIP is associated exactly here (alibaba-openapi §3.3 for primary IPs)."""
+        """Whether the EIP is associated exactly here (docs/alibaba-api.md §3.3 for primary IPs)."""
         if eip.instance_id != self.eni_id:
             return False
         return eip.private_ip_address == ("" if self.primary else self.private_ip)
@@ -167,7 +167,7 @@ def kind_of_strategy(podeip: PodEIP) -> tuple[AllocationType, ReleaseStrategy]:
 
 
 def observed_status(eip: Eip) -> dict[str, Any]:
-    """Status fields copied from the cloud on every observation (compatibility §3.3)."""
+    """Status fields copied from the cloud on every observation (docs/compatibility.md §3.3)."""
     status: dict[str, Any] = {
         "status": eip.status.value,
         "isp": eip.isp or None,

@@ -32,7 +32,7 @@ from podeip.reconcile.queue import Requeue
 
 logger = logging.getLogger(__name__)
 
-#: Test-only crash points (reliability §4), enabled through ``settings.crash_points``.
+#: Test-only crash points (docs/reliability.md §4), enabled through ``settings.crash_points``.
 AFTER_ALLOCATE_BEFORE_RECORD = "after_allocate_before_record"
 AFTER_ASSOCIATE_BEFORE_STATUS = "after_associate_before_status"
 AFTER_RELEASE_BEFORE_FINALIZER = "after_release_before_finalizer"
@@ -55,7 +55,7 @@ def owner_tags(d: Deps, podeip: PodEIP) -> dict[str, str]:
 
 
 def tagged_for(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
-    """Whether the EIP carries the three deciding tags of this PodEIP (reliability §3.2)."""
+    """Whether the EIP carries the three deciding tags of this PodEIP (docs/reliability.md §3.2)."""
     return tokens.owned_by(eip.tags, cluster_id=d.cluster_id, podeip_uid=podeip.metadata.uid or "")
 
 

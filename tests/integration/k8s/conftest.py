@@ -1,5 +1,5 @@
 """Fixtures for the access layer's integration tests: one client per test against the real
-local control plane, built through our own kubeconfig loader (token auth, CA file)."""
+local control plane, built through the connection loader (the kubernetes library: token auth, CA file)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from podeip.k8s.client import KubeClient
-from podeip.k8s.config import load_kubeconfig
+from podeip.k8s.connection import load_connection
 from podeip.observability.metrics import Metrics
 from testbed.cluster import ControlPlane
 
@@ -20,6 +20,6 @@ def metrics() -> Metrics:
 
 @pytest.fixture
 async def kube(control_plane: ControlPlane, metrics: Metrics) -> AsyncIterator[KubeClient]:
-    connection = load_kubeconfig(control_plane.kubeconfig)
+    connection = load_connection(control_plane.kubeconfig, env={})
     async with KubeClient(connection, qps=50, burst=100, metrics=metrics) as client:
         yield client

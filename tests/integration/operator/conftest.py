@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.server import RunningSimulator, start_in_thread
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.server import RunningSimulator, start_in_thread
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 from testbed.process import OperatorProcess, operator_env
@@ -34,16 +35,16 @@ def cloud() -> Iterator[RunningSimulator]:
     simulator.stop()
 
 
-def operator_env_for(control_plane: ControlPlane, cloud: RunningSimulator, port: int) -> dict[str, str]:
-    """``podeip run``'s environment against this control plane and simulated cloud."""
+def operator_environment(kubeconfig: Path, cloud: RunningSimulator, metrics_port: int) -> dict[str, str]:
+    """``podeip run``'s environment for these tests: this kubeconfig, the simulated cloud."""
     env = operator_env()
     env.update(
-        PODEIP_KUBECONFIG=str(control_plane.kubeconfig),
+        PODEIP_KUBECONFIG=str(kubeconfig),
         PODEIP_STANDALONE="true",
         PODEIP_CLUSTER_ID=CLUSTER_ID,
         PODEIP_NAMESPACE="kube-system",
         PODEIP_METRICS_HOST="127.0.0.1",
-        PODEIP_METRICS_PORT=str(port),
+        PODEIP_METRICS_PORT=str(metrics_port),
         PODEIP_LOG_FORMAT="text",
         PODEIP_MAX_CONCURRENT_RECONCILES="4",
         PODEIP_GC__PERIOD_MINUTES=str(GC_PERIOD_MINUTES),
@@ -70,7 +71,7 @@ def operator(
 ) -> Iterator[OperatorProcess]:
     port = free_port()
     handle = OperatorProcess(
-        env=operator_env_for(control_plane, cloud, port),
+        env=operator_environment(control_plane.kubeconfig, cloud, port),
         log_path=tmp_path_factory.mktemp("operator") / "operator.log",
         metrics_port=port,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl, wait_for
 
 from .conftest import (

@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 from podeip import constants as c
-from podeip.cloud.simulated.faults import Fault
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.faults import Fault
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl, wait_for
 
 from .conftest import (

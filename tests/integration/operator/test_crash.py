@@ -1,4 +1,4 @@
-"""We test these aspects of crash safety (reliability R1, S1):
+"""We test these aspects of crash safety (docs/reliability.md R1):
 
 - the operator killed right after AllocateEipAddress succeeded, before it recorded the
   allocation ID, finds that EIP by its tags after a restart and allocates no second one;
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
 from podeip.reconcile import steps
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl
 
 from .conftest import OperatorProcess, apply, leak_audit, ours, pod_manifest, podeip, wait_for_address

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from podeip import constants as c
 from podeip.cloud.models import NETWORK_INTERFACE, EipStatus
-from podeip.cloud.simulated.engine import Engine
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.engine import Engine
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (

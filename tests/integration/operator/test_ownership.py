@@ -26,8 +26,8 @@ from typing import Any
 
 from podeip import constants as c
 from podeip.cloud.models import NETWORK_INTERFACE, EipStatus
-from podeip.cloud.simulated.engine import Engine
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.engine import Engine
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl, wait_for
 
 from .conftest import (

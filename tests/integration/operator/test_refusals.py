@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.server import RunningSimulator
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 
-from .conftest import OperatorProcess, apply, leak_audit, operator_env_for, pod, pod_manifest, podeip
+from .conftest import OperatorProcess, apply, leak_audit, operator_environment, pod, pod_manifest, podeip
 
 WITH_EIP = {c.PREFIX_K8S + "pod-with-eip": "true"}
 
@@ -35,7 +35,7 @@ def idle_operator(
     control_plane: ControlPlane, podeip_crd: str, cloud: RunningSimulator, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     port = free_port()
-    env = operator_env_for(control_plane, cloud, port)
+    env = operator_environment(control_plane.kubeconfig, cloud, port)
     env["PODEIP_ENABLE_CONTROLLERS"] = ""
     handle = OperatorProcess(env=env, log_path=tmp_path / "operator.log", metrics_port=port)
     handle.start()
@@ -93,7 +93,7 @@ def test_a_running_aenc_is_refused_with_a_log_line_and_an_event(
     control_plane: ControlPlane, podeip_crd: str, cloud: RunningSimulator, kubectl: Kubectl, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = operator_env_for(control_plane, cloud, port)
+    env = operator_environment(control_plane.kubeconfig, cloud, port)
     calls_before = len(cloud.engine.call_log())
     kubectl("apply", "-f", "-", input=json.dumps(aenc_deployment(1)))
     try:

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.server import RunningSimulator
 from testbed.fixtures import Kubectl, get_json, wait_for
 
 from .conftest import (

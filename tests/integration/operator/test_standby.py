@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from podeip import constants as c
-from podeip.cloud.simulated.server import RunningSimulator
+from podeip.simulator.server import RunningSimulator
 from podeip.k8s.leadership import LEASE_NAME, LeaseTimings, parse_micro_time
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 
-from .conftest import OperatorProcess, apply, leak_audit, operator_env_for, pod_manifest, wait_for_address
+from .conftest import OperatorProcess, apply, leak_audit, operator_environment, pod_manifest, wait_for_address
 
 WITH_EIP = {c.PREFIX_K8S + "pod-with-eip": "true"}
 
@@ -42,7 +42,7 @@ def instances(
     handles = {}
     for name in ("alpha", "beta"):
         port = free_port()
-        env = operator_env_for(control_plane, cloud, port)
+        env = operator_environment(control_plane.kubeconfig, cloud, port)
         env.update(PODEIP_STANDALONE="false", PODEIP_NAMESPACE=namespace, PODEIP_LEADER__IDENTITY=name)
         log = tmp_path_factory.mktemp(name) / "operator.log"
         handles[name] = OperatorProcess(env=env, log_path=log, metrics_port=port)

@@ -126,7 +126,7 @@ def test_conditions_are_a_map_list_keyed_by_a_required_type() -> None:
     assert conditions["items"]["properties"]["status"]["enum"] == ["True", "False", "Unknown"]
 
 
-#: The StatefulSet PodEIP from the ACK document (seed 000), with every status field set.
+#: The StatefulSet PodEIP from Alibaba's ACK document on EIPs for pods, with every status field set.
 DOC_PODEIP: dict[str, Any] = {
     "apiVersion": "alibabacloud.com/v1beta1",
     "kind": "PodEIP",

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from Tea.exceptions import TeaException
 
 from podeip.cloud import errors
-from podeip.cloud.alibaba import translate
-from podeip.cloud.alibaba.clients import Endpoint, make_clients, parse_endpoint
-from podeip.cloud.alibaba.credentials import build_credentials
+from podeip.cloud.alibaba.sdk import translate
+from podeip.cloud.alibaba.sdk.clients import Endpoint, make_clients, parse_endpoint
+from podeip.cloud.alibaba.sdk.credentials import build_credentials
 from podeip.settings import CloudSettings, CredentialSettings
 
 

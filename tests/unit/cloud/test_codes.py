@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from podeip.cloud import codes, errors
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import codes
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,10 @@ from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
-from podeip.cloud import errors, wire
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import wire
 from podeip.cloud.models import AllocateRequest
-from podeip.cloud.simulated import signing
+from podeip.simulator import signing
 
 AK, SECRET = "AKIDEXAMPLE", "SECRETEXAMPLE"
 SECRETS = {AK: SECRET}

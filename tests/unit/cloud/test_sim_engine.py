@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from podeip.cloud import errors, wire
+from podeip.cloud import errors
+from podeip.cloud.alibaba.openapi import wire
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import EipStatus
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.faults import Fault
 from podeip.settings import RateLimit
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.faults import Fault
 
 REGION = {"RegionId": "cn-hangzhou"}
 

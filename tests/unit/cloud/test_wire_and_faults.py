@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from podeip.cloud import wire
+from podeip.cloud.alibaba.openapi import wire
 from podeip.cloud.models import Eip, EipStatus, Eni
-from podeip.cloud.simulated.faults import Fault, FaultPlan
+from podeip.simulator.faults import Fault, FaultPlan
 
 
 def test_an_eip_round_trips_through_the_wire_shape() -> None:

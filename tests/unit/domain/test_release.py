@@ -1,4 +1,4 @@
-"""We test these aspects: the release matrix of compatibility §5 for Auto and Static under
+"""We test these aspects: the release matrix of docs/compatibility.md §5 for Auto and Static under
 Follow, TTL and Never, with a fixed clock: when the pod is present, gone, reborn under the same
 owner, or replaced by an unrelated pod; the TTL anchored on the moment the pod was first seen
 gone (recorded once, never on podLastSeen; unrecorded or in the future means now), driven by an

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from podeip.k8s.client import KubeClient
-from podeip.k8s.config import KubeConnection
+from podeip.k8s.connection import Identity, KubeConnection
 from podeip.observability.metrics import Metrics
 from unit.k8s.fakeapi import FakeApi
 
@@ -36,7 +36,7 @@ def metrics() -> Metrics:
 
 @pytest.fixture
 async def client(fake_api: FakeApi, metrics: Metrics) -> AsyncIterator[KubeClient]:
-    connection = KubeConnection(server=fake_api.server, token=SecretStr("static-token"))
+    connection = KubeConnection.fixed(Identity(server=fake_api.server, token=SecretStr("static-token")))
     async with KubeClient(
         connection, qps=1000, burst=1000, metrics=metrics, backoff_cap_seconds=0.01
     ) as kube:

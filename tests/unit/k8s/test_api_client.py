@@ -2,11 +2,16 @@
 method, content type, query and JSON; Status replies become the narrowest error class (409 split
 by reason); 429 is retried for every verb honouring Retry-After while 5xx is retried only for
 reads, and retries are bounded; lists follow continue tokens and fill in kind/apiVersion;
-the bearer token is sent and a token file is re-read after a 401; every attempt is counted by
+the bearer token is sent, and after a 401 the credential is loaded again once (a rotated token
+file is read, an exec plugin runs again); every attempt is counted by
 verb, resource and code; paths map to resource labels."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,7 @@ from aiohttp import web
 
 from podeip.k8s import errors
 from podeip.k8s.client import KubeClient, resource_of
-from podeip.k8s.config import KubeConnection
+from podeip.k8s.connection import TOKEN_FILE_PERIOD, Identity, KubeConnection, load_connection
 from podeip.observability.metrics import Metrics
 from unit.k8s.fakeapi import FakeApi, Seen, status_body
 
@@ -86,6 +91,8 @@ async def test_status_replies_become_the_narrowest_error_class(
     fake_api: FakeApi, client: KubeClient, code: int, reason: str, expected: type[errors.ApiError]
 ) -> None:
     fake_api.reply(code, status_body(code, reason, "details here"))
+    if code == 401:  # a 401 loads the credential again and repeats the request once
+        fake_api.reply(code, status_body(code, reason, "details here"))
     with pytest.raises(expected) as caught:
         await client.create("/api/v1/namespaces/ns/pods", {})
     assert type(caught.value) is expected
@@ -137,7 +144,7 @@ async def test_retries_are_bounded(fake_api: FakeApi, client: KubeClient) -> Non
 async def test_a_refused_connection_raises_unavailable_after_retries(
     metrics: Metrics, unused_tcp_port: int
 ) -> None:
-    connection = KubeConnection(server=f"http://127.0.0.1:{unused_tcp_port}")
+    connection = KubeConnection.fixed(Identity(server=f"http://127.0.0.1:{unused_tcp_port}"))
     async with KubeClient(connection, qps=100, burst=100, metrics=metrics, backoff_cap_seconds=0.001) as kube:
         with pytest.raises(errors.Unavailable) as caught:
             await kube.create("/api/v1/namespaces/ns/pods", {})
@@ -168,24 +175,100 @@ async def test_list_follows_continue_tokens_and_fills_in_kind(fake_api: FakeApi,
     assert second.query["continue"] == "tok"
 
 
-async def test_a_token_file_is_re_read_after_a_401(
+def kubeconfig_for(server: str, path: Path, user: dict[str, object]) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    return path
+
+
+def accept_only(token: str) -> Callable[[Seen], Awaitable[web.Response]]:
+    async def handler(seen: Seen) -> web.Response:
+        if seen.headers.get("Authorization") == f"Bearer {token}":
+            return web.json_response({"ok": True})
+        return web.json_response(status_body(401, "Unauthorized"), status=401)
+
+    return handler
+
+
+async def test_a_rotated_token_file_is_read_again_after_a_401(
     fake_api: FakeApi, metrics: Metrics, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("old-token\n")
-    connection = KubeConnection(server=fake_api.server, token_path=token_file)
-
-    async def accept_only_new(seen: Seen) -> web.Response:
-        if seen.headers.get("Authorization") == "Bearer new-token":
-            return web.json_response({"ok": True})
-        return web.json_response(status_body(401, "Unauthorized"), status=401)
-
-    fake_api.handler = accept_only_new
-    async with KubeClient(connection, qps=100, burst=100, metrics=metrics) as kube:
+    path = kubeconfig_for(fake_api.server, tmp_path / "config", {"tokenFile": str(token_file)})
+    fake_api.handler = accept_only("new-token")
+    async with KubeClient(load_connection(path, env={}), qps=100, burst=100, metrics=metrics) as kube:
         with pytest.raises(errors.Unauthorized):
             await kube.get(POD)
         token_file.write_text("new-token\n")
         assert await kube.get(POD) == {"ok": True}
+    sent = [seen.headers.get("Authorization") for seen in fake_api.requests]
+    # The old token twice (the second after a reload that still read it), then the new one.
+    assert sent == ["Bearer old-token", "Bearer old-token", "Bearer old-token", "Bearer new-token"]
+
+
+async def test_a_token_file_is_read_again_when_due_before_any_401(
+    fake_api: FakeApi, metrics: Metrics, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("first")
+    path = kubeconfig_for(fake_api.server, tmp_path / "config", {"tokenFile": str(token_file)})
+    now = [datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)]
+    connection = load_connection(path, env={}, clock=lambda: now[0])
+    async with KubeClient(connection, qps=100, burst=100, metrics=metrics) as kube:
+        await kube.get(POD)
+        token_file.write_text("second")  # rotated; the old token still works for a while
+        await kube.get(POD)
+        now[0] += TOKEN_FILE_PERIOD
+        await kube.get(POD)
+    assert [seen.headers.get("Authorization") for seen in fake_api.requests] == [
+        "Bearer first",
+        "Bearer first",
+        "Bearer second",
+    ]
+
+
+async def test_an_exec_plugin_runs_again_after_a_401(
+    fake_api: FakeApi, metrics: Metrics, tmp_path: Path
+) -> None:
+    script = tmp_path / "plugin.py"
+    script.write_text(
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "counter = Path(sys.argv[1])\n"
+        "runs = int(counter.read_text()) + 1 if counter.exists() else 1\n"
+        "counter.write_text(str(runs))\n"
+        'print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",'
+        ' "status": {"token": f"exec-{runs}"}}))\n'
+    )
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": sys.executable,
+            "args": [str(script), str(tmp_path / "runs")],
+        }
+    }
+    path = kubeconfig_for(fake_api.server, tmp_path / "config", user)
+    fake_api.handler = accept_only("exec-2")  # the server revoked the first credential
+    async with KubeClient(load_connection(path, env={}), qps=100, burst=100, metrics=metrics) as kube:
+        assert await kube.get(POD) == {"ok": True}
+        assert await kube.get(POD) == {"ok": True}
+    assert [seen.headers.get("Authorization") for seen in fake_api.requests] == [
+        "Bearer exec-1",
+        "Bearer exec-2",
+        "Bearer exec-2",
+    ]
+    assert (tmp_path / "runs").read_text() == "2"
 
 
 @pytest.mark.parametrize(

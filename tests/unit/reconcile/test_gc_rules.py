@@ -21,8 +21,8 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import EipStatus
-from podeip.cloud.simulated.engine import Engine, EngineConfig
-from podeip.cloud.simulated.provider import SimulatedEipProvider
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.provider import SimulatedEipProvider
 from podeip.observability.metrics import Metrics
 from podeip.reconcile import gc
 from podeip.reconcile.deps import Deps

@@ -1,0 +1,1 @@
+"""Alibaba Cloud OpenAPI dialect: operations, wire shapes and the error table (no SDK)."""

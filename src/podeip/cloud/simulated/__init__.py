@@ -1,1 +1,0 @@
-"""podeip.cloud.simulated."""
