@@ -15,8 +15,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from podeip.settings import Settings
 from chart.chartlib import HelmFailed, Render
+from podeip.settings import Settings
 
 
 def test_a_float_qps_is_accepted_from_set_and_from_a_file(render: Render, tmp_path: Path) -> None:

@@ -16,7 +16,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart.chartlib import CHART, KUBE_VERSION, RELEASE, ROOT, VALUES, HelmFailed, Render, run_helm, values_args
+from chart.chartlib import (
+    CHART,
+    KUBE_VERSION,
+    RELEASE,
+    ROOT,
+    VALUES,
+    HelmFailed,
+    Render,
+    run_helm,
+    values_args,
+)
 from testbed.cluster import versions
 
 VALUES_FILES = sorted(path.name for path in VALUES.glob("*.yaml"))

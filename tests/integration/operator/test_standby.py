@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from podeip import constants as c
-from podeip.simulator.server import RunningSimulator
 from podeip.k8s.leadership import LEASE_NAME, LeaseTimings, parse_micro_time
+from podeip.simulator.server import RunningSimulator
 from testbed.cluster import ControlPlane, free_port
 from testbed.fixtures import Kubectl, get_json, wait_for
 

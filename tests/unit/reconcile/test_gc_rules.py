@@ -21,12 +21,12 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import EipStatus
-from podeip.simulator.engine import Engine, EngineConfig
-from podeip.simulator.provider import SimulatedEipProvider
 from podeip.observability.metrics import Metrics
 from podeip.reconcile import gc
 from podeip.reconcile.deps import Deps
 from podeip.settings import CloudSettings, GCSettings, Settings
+from podeip.simulator.engine import Engine, EngineConfig
+from podeip.simulator.provider import SimulatedEipProvider
 
 CLUSTER = "c-unit"
 
