@@ -31,8 +31,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from podeip.api.durations import DurationError, parse_release_after
 from podeip.domain.annotations import parse_pod_annotations
-from podeip.domain.durations import DurationError, parse_release_after
 from podeip.domain.request import AnnotationError, ParseResult
 
 

@@ -52,9 +52,9 @@ from datetime import timedelta
 from typing import Literal, TypeVar
 
 from podeip import constants as c
+from podeip.api.durations import DurationError, format_go_duration
 from podeip.api.podeip import AllocationType
 from podeip.domain import parameters as p
-from podeip.domain.durations import DurationError, format_go_duration
 from podeip.domain.request import AnnotationError, AnnotationWarning, EipRequest, ParseResult, show
 from podeip.domain.stateful import effective_policy, parse_release_strategy
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from podeip.api.durations import DurationError, parse_go_duration, to_timedelta
 from podeip.api.podeip import AllocationType, ReleaseStrategy
 from podeip.api.pods import PodView
-from podeip.domain.durations import DurationError, parse_go_duration, to_timedelta
 
 
 class PodPresence(StrEnum):

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from podeip import constants
+from podeip.api.durations import format_go_duration, parse_release_after
 from podeip.api.podeip import ReleaseStrategy
-from podeip.domain.durations import format_go_duration, parse_release_after
 
 
 @dataclass(frozen=True)

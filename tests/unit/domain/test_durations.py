@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podeip.domain.durations import (
+from podeip.api.durations import (
     UNITS,
     DurationError,
     format_go_duration,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from podeip.api.durations import DurationError
 from podeip.api.podeip import ReleaseStrategy
-from podeip.domain.durations import DurationError
 from podeip.domain.stateful import (
     FOLLOW,
     NEVER,
