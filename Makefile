@@ -58,6 +58,15 @@ cluster-down: ## Stop the local control plane
 cluster-status: ## Show the local control plane's processes and memory
 	$(PY) tests/testbed/cluster.py status
 
+node-up: install testbed ## A real node (containerd, kubelet, kube-proxy) beside the kwok nodes, in its own netns (root)
+	$(PY) tests/testbed/node.py up
+
+node-down: ## Stop the real node and its control plane; remove its mounts, cgroups and netns
+	$(PY) tests/testbed/node.py down
+
+node-status: ## Show the real node's processes and memory
+	$(PY) tests/testbed/node.py status
+
 ##@ Run
 demo: install testbed ## The demo: control plane + simulated cloud + operator, the seed examples end to end
 	$(PY) hack/demo.py
@@ -66,7 +75,10 @@ bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
 	$(PY) hack/bench.py
 
 ##@ Packaging
-image: ## Build the container image (needs Docker)
+image: install ## Build local/podeip-operator:dev offline (debootstrap base, wheelhouse); loaded into a running node
+	$(PY) tests/testbed/node.py image
+
+image-docker: ## Build the container image with your own Docker (pulls python:3.11-slim-bookworm)
 	docker build -t podeip-operator:dev .
 
 chart-lint: install testbed ## helm lint the chart
@@ -80,4 +92,4 @@ clean: ## Remove the virtualenv, local state and Python caches (not the Go-built
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install testbed lint typecheck unit contract integration e2e test cluster-up cluster-down cluster-status demo bench image chart-lint kind-e2e clean
+.PHONY: help install testbed lint typecheck unit contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench image image-docker chart-lint kind-e2e clean
