@@ -95,11 +95,12 @@ def say(message: str) -> None:
 
 
 def run(*command: str | Path, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    if "input" not in kwargs:
+        kwargs["stdin"] = subprocess.DEVNULL
     result = subprocess.run(
         [str(c) for c in command],
         capture_output=True,
         text=True,
-        stdin=subprocess.DEVNULL,
         **kwargs,  # type: ignore[call-overload]
     )
     if check and result.returncode != 0:
@@ -357,13 +358,16 @@ class Node:
         }
 
 
-def kubectl(*args: str, check: bool = True, timeout: float = 120) -> str:
+def client(name: str) -> list[str]:
+    """The command line of ``kubectl`` or ``helm`` as the admin, inside the node's network
+    namespace (the only place the API server can be reached)."""
+    return [*IN_NETNS, str(binary(name)), "--kubeconfig", str(STATE / "cluster" / "admin.kubeconfig")]
+
+
+def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
     """kubectl as the admin, inside the node's network namespace; returns stdout."""
-    result = run(
-        *IN_NETNS, binary("kubectl"), "--kubeconfig", STATE / "cluster" / "admin.kubeconfig", *args,
-        check=check, timeout=timeout,
-    )  # fmt: skip
-    return result.stdout
+    extra: dict[str, object] = {} if input is None else {"input": input}
+    return run(*client("kubectl"), *args, check=check, timeout=timeout, **extra).stdout
 
 
 def ctr(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
