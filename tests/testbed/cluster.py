@@ -170,10 +170,11 @@ class ControlPlane:
     nodes: int = len(FAKE_NODES)
     pod_network: str = POD_NETWORK
     #: The real node's address (tests/testbed/node.py), or empty for the kwok-only test bed. When
-    #: set, the API server listens on every address of its network namespace, which must then be
-    #: one of its own (see ``apiserver_network``), and real pods reach it as the ``kubernetes``
+    #: set, the API server listens on every address of its network namespace, which must be the
+    #: test's own ``netns`` (a /run/netns path), and real pods reach it as the ``kubernetes``
     #: Service through kube-proxy.
     node_ip: str = ""
+    netns: str = ""
 
     def fake_nodes(self) -> dict[str, str]:
         """Node name → podCIDR: ``pod_network`` cut into the fewest equal blocks that fit ``nodes``."""
@@ -205,7 +206,8 @@ class ControlPlane:
                 "--bind-address", LOOPBACK, "--advertise-address", LOOPBACK,
                 "--endpoint-reconciler-type", "none", "--disable-admission-plugins", "ServiceAccount",
             ]  # fmt: skip
-        if Path("/proc/self/ns/net").resolve() == Path("/proc/1/ns/net").resolve():
+        own, wanted = os.stat("/proc/self/ns/net"), os.stat(self.netns or "/proc/self/ns/net")
+        if not self.netns or (own.st_dev, own.st_ino) != (wanted.st_dev, wanted.st_ino):
             raise RuntimeError(
                 "a control plane for a real node runs only inside a network namespace of its own"
             )

@@ -15,7 +15,7 @@ and the pause image (``hack/testbed-build.sh``), a base image made by debootstra
 resolved on the host by pip, and the product image from the unchanged Dockerfile with no
 index and no network (a Docker daemon with no bridge and no iptables, stopped right after).
 
-    python tests/testbed/node.py deps      # Debian packages the node needs (as root)
+    python tests/testbed/node.py deps      # the Debian packages the node and the builds need (root)
     python tests/testbed/node.py image     # build the image if its inputs changed; load it if up
     python tests/testbed/node.py up        # everything above, then start the node
     python tests/testbed/node.py down      # stop what `up` started, by PID; remove its traces
@@ -88,6 +88,16 @@ SYSTEM_PATHS = (
     "/etc/cni",
 )
 CGROUP_NAMES = ("kubepods", "k8s.io", "docker")
+#: Machine-wide sysctls the kubelet sets at start (protectKernelDefaults: false; true would make
+#: it refuse to start here): restored by ``down`` to what they were before ``up``.
+KERNEL_TUNABLES = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
 
 
 def say(message: str) -> None:
@@ -332,6 +342,9 @@ class Node:
     existed: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
     host_links: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    #: Whether /run/netns existed before (`ip netns add` makes it a shared bind mount of itself).
+    netns_dir: bool = True
 
     @property
     def kubeconfig(self) -> Path:
@@ -560,10 +573,16 @@ def inside_up() -> int:
     )
     node.save()
     _wait(lambda: sock.exists() and ctr("version", check=False).returncode == 0, "containerd", 30, node)
-    for tarball in (pause_dir() / "pause.tar", image_tar()):
-        if tarball.exists():
-            load_image(tarball)
-    plane = ControlPlane(workdir=STATE / "cluster", node_ip=NODE_IP)
+    say(f"containerd ready ({time.monotonic() - started:.1f}s)")
+    load_image(pause_dir() / "pause.tar")
+    # The product image (if built) is imported while the control plane starts.
+    importing = None
+    if image_tar().exists():
+        importing = subprocess.Popen(
+            ["ctr", "--address", str(sock), "--namespace", "k8s.io", "images", "import", str(image_tar())],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+    plane = ControlPlane(workdir=STATE / "cluster", node_ip=NODE_IP, netns=str(NETNS))
     plane.start(progress=True)
     node.plane = {**asdict(plane), "workdir": str(plane.workdir)}
     node.save()
@@ -589,6 +608,11 @@ def inside_up() -> int:
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     _wait(ready, f"node {NAME} Ready", 90, node)
+    if importing is not None:
+        _, errors = importing.communicate(timeout=300)
+        if importing.returncode != 0:
+            raise RuntimeError(f"ctr images import {image_tar()} failed: {errors}")
+        say(f"{IMAGE} imported into containerd ({time.monotonic() - started:.1f}s)")
     say(f"node {NAME} Ready beside {plane.nodes} kwok nodes; up in {time.monotonic() - started:.1f}s")
     return 0
 
@@ -613,7 +637,13 @@ def up(*, with_image: bool = True) -> Node:
     STATE.mkdir(parents=True)
     if NETNS.exists():
         raise RuntimeError(f"{NETNS} exists but no node of ours is recorded: remove it by hand")
-    node = Node(existed=_existing(SYSTEM_PATHS), cgroups=sorted(_cgroup_dirs()), host_links=_host_links())
+    node = Node(
+        existed=_existing(SYSTEM_PATHS),
+        cgroups=sorted(_cgroup_dirs()),
+        host_links=_host_links(),
+        sysctls={key: Path("/proc/sys", key).read_text().strip() for key in KERNEL_TUNABLES},
+        netns_dir=NETNS.parent.exists(),
+    )
     node.save()
     started = time.monotonic()
     try:
@@ -705,7 +735,15 @@ def down() -> int:
                 os.unlink(path)
     if NETNS.exists():
         run("ip", "netns", "delete", NAME, check=False)
+    if not node.netns_dir and NETNS.parent.exists() and not any(NETNS.parent.iterdir()):
+        run("umount", NETNS.parent, check=False)
+        with contextlib.suppress(OSError):
+            NETNS.parent.rmdir()
     _remove_cgroups(set(node.cgroups))
+    for key, value in node.sysctls.items():
+        sysctl = Path("/proc/sys", key)
+        if sysctl.read_text().strip() != value:
+            sysctl.write_text(value)
     for path in set(_existing(SYSTEM_PATHS)) - set(node.existed):
         shutil.rmtree(path, ignore_errors=True)
     added = sorted(set(_host_links()) - set(node.host_links))
@@ -744,7 +782,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "deps":
         ensure_packages()
-        ensure_node_binaries()
         return 0
     if args.action == "image":
         tarball = build_image()
