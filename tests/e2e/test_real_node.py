@@ -169,10 +169,50 @@ def installed(node: real.Node, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         yield release
     finally:
-        # Normally the last test has uninstalled it already.
+        # Normally the last test has cleaned up and uninstalled already. If not: workloads first,
+        # while the operator still runs to release their EIPs and lift the PodEIP finalizers.
         if RELEASE in release.helm("list", "--short"):
-            release.helm("uninstall", RELEASE, "--wait")
-        kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=120s", check=False)
+            kubectl(
+                "-n",
+                namespace,
+                "delete",
+                "deployments,pods",
+                "-l",
+                "app=on-kwok",
+                "--wait=false",
+                check=False,
+            )
+            kubectl(
+                "-n",
+                namespace,
+                "delete",
+                "pod",
+                "on-real-node",
+                "--ignore-not-found",
+                "--wait=false",
+                check=False,
+            )
+            kubectl("-n", namespace, "wait", "--for=delete", "podeips", "--all", "--timeout=60s", check=False)
+            release.helm("uninstall", RELEASE, "--wait", "--timeout", "120s")
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture(autouse=True)
+def diagnostics_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On a failure: the namespace's pods, PodEIPs and Events, and the operator pods' logs."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is None or not report.failed or "installed" not in request.fixturenames:
+        return
+    release: Installed = request.getfixturevalue("installed")
+    ns = release.namespace
+    print(kubectl("-n", ns, "get", "pods,podeips,leases", "-o", "wide", check=False))
+    print(kubectl("-n", ns, "get", "events", "--sort-by=.lastTimestamp", check=False)[-6000:])
+    for pod in release.operator_pods():
+        for container in ("operator", "cloud-sim"):
+            name = pod["metadata"]["name"]
+            print(f"--- {name} {container} ---")
+            print(kubectl("-n", ns, "logs", name, "-c", container, "--tail=80", check=False))
 
 
 def test_operator_pod_is_available_and_hardened(installed: Installed) -> None:

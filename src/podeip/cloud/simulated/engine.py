@@ -73,6 +73,10 @@ class EngineConfig:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     default_resource_group_id: str = "rg-acfmsim0000001"
     seed: int = 0
+    #: Resource IDs count up from here. The cloud never reuses an ID; a simulator that starts
+    #: again (the chart's sidecar, after every upgrade) passes a start of its own so that its
+    #: IDs never repeat those a client still remembers from the one before.
+    first_serial: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Engine:
                 action: TokenBucket(rate=limit.per_minute / 60.0, burst=limit.burst, clock=self.clock)
                 for action, limit in self.config.rate_limits.items()
             }
-            self._serial = 0
+            self._serial = self.config.first_serial
             self._next_ip = 0
             self.faults.clear()
 
