@@ -27,9 +27,11 @@ build() {
   local start=$SECONDS
   ( "build_$name" "$version" "$dir" >"$CACHE/logs/$name.log" 2>&1 ) &
   local pid=$!
+  local polls=0
   while kill -0 $pid 2>/dev/null; do
-    sleep 30
-    kill -0 $pid 2>/dev/null && log "$name v$version: still building, $((SECONDS - start))s elapsed"
+    sleep 1
+    polls=$((polls + 1))
+    [ $((polls % 30)) = 0 ] && kill -0 $pid 2>/dev/null && log "$name v$version: still building, $((SECONDS - start))s elapsed"
   done
   if ! wait $pid; then
     log "$name v$version: FAILED after $((SECONDS - start))s; last lines of the log:"
