@@ -266,7 +266,7 @@ def dockerd() -> Iterator[dict[str, str]]:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     data_root = cache_dir() / "node-docker"
-    before = _existing(SYSTEM_PATHS)
+    before, cgroups_before = _existing(SYSTEM_PATHS), _cgroup_dirs()
     sock = run_dir / "docker.sock"
     log = (run_dir / "dockerd.log").open("ab")
     daemon = subprocess.Popen(
@@ -277,6 +277,7 @@ def dockerd() -> Iterator[dict[str, str]]:
             "--storage-driver=overlay2", "--containerd-namespace", "podeip-build",
         ],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        env={key: value for key, value in os.environ.items() if "proxy" not in key.lower()},
     )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_BUILDKIT": "0"}
     try:
@@ -292,7 +293,7 @@ def dockerd() -> Iterator[dict[str, str]]:
         _unmount_under(data_root)
         for path in set(_existing(SYSTEM_PATHS)) - set(before):
             shutil.rmtree(path, ignore_errors=True)
-        _remove_cgroups(before_cgroups=set(), names=("docker",))
+        _remove_cgroups(cgroups_before, names=("docker",))
 
 
 def build_image() -> Path:
@@ -636,7 +637,11 @@ def up(*, with_image: bool = True) -> Node:
         shutil.rmtree(STATE)
     STATE.mkdir(parents=True)
     if NETNS.exists():
-        raise RuntimeError(f"{NETNS} exists but no node of ours is recorded: remove it by hand")
+        # The kubelet's device-plugin socket and cgroup names are machine-wide: one node only.
+        raise RuntimeError(
+            f"{NETNS} exists but this checkout recorded no node: a real node of another checkout "
+            "runs on this machine (one per machine); stop it there with `make node-down`"
+        )
     node = Node(
         existed=_existing(SYSTEM_PATHS),
         cgroups=sorted(_cgroup_dirs()),
