@@ -75,6 +75,12 @@ def values(gc_minutes: int) -> list[str]:
     return [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
 
 
+def fetch_script(url: str) -> str:
+    """A Python one-liner that prints the body of ``url`` (the image has Python, no curl)."""
+    body = f"urllib.request.urlopen({url!r}, timeout=10).read().decode()"
+    return f"import sys, urllib.request; sys.stdout.write({body})"
+
+
 def kubectl(*args: str, input: str | None = None, check: bool = True) -> str:
     return real.kubectl(*args, input=input, check=check)
 
@@ -111,10 +117,7 @@ class Installed:
     def sim(self, path: str) -> list[dict]:  # type: ignore[type-arg]
         """GET the simulator's /_sim endpoint on the pod's loopback (kubectl exec: the simulator
         refuses anything but loopback, and its state lives only in that pod)."""
-        script = (
-            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
-            f"'http://127.0.0.1:{SIM_PORT}{path}', timeout=10).read().decode())"
-        )
+        script = fetch_script(f"http://127.0.0.1:{SIM_PORT}{path}")
         out = kubectl(
             "-n", self.namespace, "exec", self.operator_pod(), "-c", "cloud-sim", "--", "python", "-c", script
         )
@@ -353,11 +356,51 @@ def test_pods_on_kwok_and_on_the_real_node_get_eips(installed: Installed, worklo
     assert_bound_once(installed, bound)
 
 
+def scrape_from_a_pod(namespace: str, url: str) -> str:
+    """GET ``url`` from a pod of the product image on the real node (its Python, no shell
+    needed): traffic to a ClusterIP goes through kube-proxy's rules, as a Prometheus' would."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "scrape"},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": real.NAME},
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": "scrape",
+                    "image": real.IMAGE_REF,
+                    "imagePullPolicy": "Never",
+                    "command": ["python", "-c", fetch_script(url)],
+                }
+            ],
+        },
+    }
+    kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(pod))
+    try:
+
+        def finished() -> str | None:
+            phase = get_json("-n", namespace, "pod", "scrape")["status"].get("phase")
+            return phase if phase in ("Succeeded", "Failed") else None
+
+        phase = wait_for(finished, timeout=60, interval=0.5, what="the scrape pod to finish")
+        text = kubectl("-n", namespace, "logs", "scrape")
+        assert phase == "Succeeded", text
+        return text
+    finally:
+        kubectl("-n", namespace, "delete", "pod", "scrape", "--wait=true", "--timeout=60s")
+
+
 def test_metrics_through_the_service(installed: Installed, workloads: Workloads) -> None:
     ns = installed.namespace
     (service,) = get_json("-n", ns, "services", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]
-    name = service["metadata"]["name"]
-    text = kubectl("get", "--raw", f"/api/v1/namespaces/{ns}/services/http:{name}:metrics/proxy/metrics")
+    name, cluster_ip = service["metadata"]["name"], service["spec"]["clusterIP"]
+    (port,) = [p["port"] for p in service["spec"]["ports"] if p["name"] == "metrics"]
+    # From a pod, to the ClusterIP (kube-proxy), and through the API server's Service proxy.
+    text = scrape_from_a_pod(ns, f"http://{cluster_ip}:{port}/metrics")
+    proxied = kubectl("get", "--raw", f"/api/v1/namespaces/{ns}/services/http:{name}:metrics/proxy/metrics")
+    assert c.METRIC_CLOUD_CALLS in proxied
     allocated = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -343,6 +343,7 @@ class Node:
     existed: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
     host_links: list[str] = field(default_factory=list)
+    host_rules: list[str] = field(default_factory=list)
     sysctls: dict[str, str] = field(default_factory=dict)
     #: Whether /run/netns existed before (`ip netns add` makes it a shared bind mount of itself).
     netns_dir: bool = True
@@ -443,6 +444,16 @@ def _unmount_under(prefix: Path) -> None:
         run("umount", point, check=False)
     for point in sorted(set(_mounts_under(prefix)), key=len, reverse=True):
         run("umount", "--lazy", point, check=False)
+
+
+def _host_rules() -> list[str]:
+    """The host network namespace's iptables and ip6tables rules, without counters."""
+    rules = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        for line in run(tool, check=False).stdout.splitlines():
+            if line and not line.startswith("#"):
+                rules.append(f"{tool}: {line.split(' [')[0] if line.startswith(':') else line}")
+    return rules
 
 
 def _host_links() -> list[str]:
@@ -646,6 +657,7 @@ def up(*, with_image: bool = True) -> Node:
         existed=_existing(SYSTEM_PATHS),
         cgroups=sorted(_cgroup_dirs()),
         host_links=_host_links(),
+        host_rules=_host_rules(),
         sysctls={key: Path("/proc/sys", key).read_text().strip() for key in KERNEL_TUNABLES},
         netns_dir=NETNS.parent.exists(),
     )
@@ -754,11 +766,14 @@ def down() -> int:
     added = sorted(set(_host_links()) - set(node.host_links))
     if added:
         problems.append(f"network links added to the host namespace: {added}")
+    rules = sorted(set(_host_rules()) ^ set(node.host_rules))
+    if rules:
+        problems.append(f"iptables rules of the host namespace changed: {rules}")
     shutil.rmtree(STATE, ignore_errors=True)
     for problem in problems:
         say(f"WARNING: {problem}")
     say("stopped and cleaned")
-    return 1 if added else 0
+    return 1 if added or rules else 0
 
 
 def status() -> int:
