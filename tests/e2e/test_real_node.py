@@ -75,6 +75,12 @@ def values(gc_minutes: int) -> list[str]:
     return [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
 
 
+def cluster_objects() -> frozenset[str]:
+    """Every cluster-scoped object (of every listable kind, custom ones included) as kind/name."""
+    kinds = kubectl("api-resources", "--namespaced=false", "--verbs=list", "-o", "name").split()
+    return frozenset(kubectl("get", ",".join(kinds), "-o", "name").split())
+
+
 def fetch_script(url: str) -> str:
     """A Python one-liner that prints the body of ``url`` (the image has Python, no curl)."""
     body = f"urllib.request.urlopen({url!r}, timeout=10).read().decode()"
@@ -94,6 +100,8 @@ class Installed:
     namespace: str
     helm_env: dict[str, str]
     selector: str
+    #: Every cluster-scoped object before the install, as kind/name.
+    cluster_objects_before: frozenset[str]
 
     def helm(self, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(
@@ -163,12 +171,13 @@ def installed(node: real.Node, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env.update(
         {name: str(home / name.lower()) for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}
     )
-    release = Installed(namespace, env, "")
+    before = cluster_objects()
+    release = Installed(namespace, env, "", before)
     release.helm(
         "install", RELEASE, str(CHART), "--create-namespace", *values(1), "--wait", "--timeout", "180s"
     )
     labels = get_json("-n", namespace, "deployment", RELEASE)["spec"]["selector"]["matchLabels"]
-    release = Installed(namespace, env, ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    release = Installed(namespace, env, ",".join(f"{k}={v}" for k, v in sorted(labels.items())), before)
     try:
         yield release
     finally:
@@ -514,12 +523,19 @@ def test_uninstall_leaves_no_eip_and_no_cluster_object(installed: Installed, wor
     assert allocated <= released, (allocated, released)
     installed.helm("uninstall", RELEASE, "--wait", "--timeout", "120s")
     wait_for(lambda: not installed.operator_pods(), timeout=60, interval=1, what="operator pod gone")
-    kinds = [
-        line.split()[0]
-        for line in kubectl("api-resources", "--namespaced=false", "--verbs=list", "-o", "name").splitlines()
-        if line.strip()
-    ]
-    left_over = kubectl("get", ",".join(kinds), "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name")
-    names = [n for n in left_over.split() if not n.startswith("customresourcedefinition")]
-    assert names == [], f"left behind by helm uninstall: {names}"
-    assert "podeips.alibabacloud.com" in kubectl("get", "crd", "-o", "name")
+    # Every cluster-scoped object that was not there before the install, labelled or not, is gone
+    # (the CRDs stay, as helm documents for crds/; the release namespace is the test's).
+    after = cluster_objects()
+    new = after - installed.cluster_objects_before
+    crds = {n.split("/", 1)[1] for n in after if n.startswith("customresourcedefinition")}
+    # The API server registers an APIService for each CRD group by itself; it goes with the CRDs.
+    crd_groups = {name.split(".", 1)[1] for name in crds}
+    left = sorted(
+        n
+        for n in new
+        if not n.startswith("customresourcedefinition")
+        and n != f"namespace/{ns}"
+        and not (n.startswith("apiservice.") and n.split("/", 1)[1].split(".", 1)[1] in crd_groups)
+    )
+    assert left == [], f"left behind by helm uninstall: {left}"
+    assert "customresourcedefinition.apiextensions.k8s.io/podeips.alibabacloud.com" in after
