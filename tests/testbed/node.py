@@ -345,8 +345,10 @@ class Node:
     host_links: list[str] = field(default_factory=list)
     host_rules: list[str] = field(default_factory=list)
     sysctls: dict[str, str] = field(default_factory=dict)
-    #: Whether /run/netns existed before (`ip netns add` makes it a shared bind mount of itself).
+    #: Whether /run/netns existed before (`ip netns add` makes it a shared bind mount of itself),
+    #: and its entries then (containerd adds one `cni-…` per pod).
     netns_dir: bool = True
+    netns_before: list[str] = field(default_factory=list)
 
     @property
     def kubeconfig(self) -> Path:
@@ -660,6 +662,7 @@ def up(*, with_image: bool = True) -> Node:
         host_rules=_host_rules(),
         sysctls={key: Path("/proc/sys", key).read_text().strip() for key in KERNEL_TUNABLES},
         netns_dir=NETNS.parent.exists(),
+        netns_before=sorted(p.name for p in NETNS.parent.glob("*")),
     )
     node.save()
     started = time.monotonic()
@@ -742,9 +745,27 @@ def down() -> int:
             ):
                 os.kill(int(proc.name), signal.SIGKILL)
                 problems.append(f"killed a leftover shim, PID {proc.name}")
+    # Processes left in the cgroups this node created (a shim killed above leaves its
+    # container's processes behind), by PID.
+    left: set[int] = set()
+    for top in _cgroup_dirs() - set(node.cgroups):
+        for procs in Path(top).rglob("cgroup.procs"):
+            with contextlib.suppress(OSError):
+                left.update(int(pid) for pid in procs.read_text().split())
+    for pid in sorted(left):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        problems.append(f"killed PIDs {sorted(left)}, left in the node's cgroups")
     if node.plane:
         node.control_plane().stop()
     _unmount_under(STATE)
+    # Pod namespaces: those containerd reported, and any new `cni-…` (containerd may be dead).
+    netns_paths += [
+        str(p)
+        for p in NETNS.parent.glob("cni-*")
+        if p.name not in node.netns_before and str(p) not in netns_paths
+    ]
     for path in netns_paths:
         if os.path.exists(path):
             run("umount", path, check=False)
