@@ -10,10 +10,15 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# Offline builds (the test bed's real node, tests/testbed/node.py): the wheels resolved on the
+# host in .local/wheelhouse/ and --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/src.
+# Unset in release builds, where the glob below matches nothing.
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
 RUN python -m venv /opt/podeip
 WORKDIR /src
 # Metadata first, so that the dependency layer is reused while only the source changes.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml README.md* .local/wheelhouse* ./
 COPY src ./src
 RUN /opt/podeip/bin/pip install . \
  && /opt/podeip/bin/pip uninstall --yes pip setuptools

@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-testbed: ## Build (or verify) the local control plane binaries from Go modules into the cache
+testbed: ## Build (or verify) the local control plane and the real node's binaries from Go modules into the cache
 	hack/testbed-build.sh
+
+node-deps: install ## Debian packages of the real node and the image build (apt, non-interactive; as root)
+	$(PY) tests/testbed/node.py deps
 
 ##@ Test
 fmt: install ## Format the code (ruff format, import order) and sync the chart's CRDs
@@ -52,10 +55,10 @@ contract: install ## Provider contract suite (simulated in-process and official 
 integration: install testbed ## Integration tests on the local control plane
 	$(PY) -m pytest tests/integration -q
 
-e2e: install testbed ## End-to-end tests: chart RBAC, podeip run as a subprocess
+e2e: install node-deps testbed ## End-to-end tests: chart RBAC, podeip run as a subprocess; the chart on a real node (root)
 	$(PY) -m pytest tests/e2e -q
 
-test: install testbed lint typecheck ## Everything CI runs: builds what is missing, then lint, types and all test layers
+test: install node-deps testbed lint typecheck ## Everything CI runs: builds what is missing, then lint, types and all test layers
 	$(PY) -m pytest -q -p no:cacheprovider
 
 ##@ Local cluster
@@ -68,6 +71,15 @@ cluster-down: ## Stop the local control plane
 cluster-status: ## Show the local control plane's processes and memory
 	$(PY) tests/testbed/cluster.py status
 
+node-up: install node-deps testbed ## A real node (containerd, kubelet, kube-proxy) beside the kwok nodes, in its own netns (root)
+	$(PY) tests/testbed/node.py up
+
+node-down: ## Stop the real node and its control plane; remove its mounts, cgroups and netns
+	$(PY) tests/testbed/node.py down
+
+node-status: ## Show the real node's processes and memory
+	$(PY) tests/testbed/node.py status
+
 ##@ Run
 demo: install testbed ## The demo: control plane + simulated cloud + operator, the seed examples end to end
 	$(PY) hack/demo.py
@@ -76,7 +88,10 @@ bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
 	PYTHONPATH=hack:tests $(PY) -m bench
 
 ##@ Packaging
-image: ## Build the container image (needs Docker)
+image: install ## Build local/podeip-operator:dev offline (debootstrap base, wheelhouse); loaded into a running node
+	$(PY) tests/testbed/node.py image
+
+image-docker: ## Build the container image with your own Docker (pulls python:3.11-slim-bookworm)
 	docker build -t podeip-operator:dev .
 
 chart-lint: install testbed ## helm lint the chart
@@ -90,4 +105,4 @@ clean: ## Remove the virtualenv, local state and Python caches (not the Go-built
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install testbed fmt verify lint typecheck unit chart contract integration e2e test cluster-up cluster-down cluster-status demo bench image chart-lint kind-e2e clean
+.PHONY: help install testbed node-deps fmt verify lint typecheck unit chart contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench image image-docker chart-lint kind-e2e clean

@@ -49,6 +49,7 @@ FAKE_NODES = {
 }
 POD_NETWORK = "198.51.100.0/24"
 SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 LOOPBACK = "127.0.0.1"
 
@@ -91,8 +92,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_pki(workdir: Path) -> None:
-    """A self-signed serving certificate for 127.0.0.1 and the ServiceAccount signing key."""
+def _write_pki(workdir: Path, extra_ips: Sequence[str] = ()) -> None:
+    """A self-signed serving certificate for 127.0.0.1 (and ``extra_ips``) and the
+    ServiceAccount signing key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -119,6 +121,7 @@ def _write_pki(workdir: Path) -> None:
                     x509.DNSName("kubernetes"),
                     x509.DNSName("kubernetes.default.svc"),
                     x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
+                    *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
                 ]
             ),
             critical=False,
@@ -166,6 +169,12 @@ class ControlPlane:
     #: The defaults give ``FAKE_NODES``; the benchmark asks for more and larger ones.
     nodes: int = len(FAKE_NODES)
     pod_network: str = POD_NETWORK
+    #: The real node's address (tests/testbed/node.py), or empty for the kwok-only test bed. When
+    #: set, the API server listens on every address of its network namespace, which must be the
+    #: test's own ``netns`` (a /run/netns path), and real pods reach it as the ``kubernetes``
+    #: Service through kube-proxy.
+    node_ip: str = ""
+    netns: str = ""
 
     def fake_nodes(self) -> dict[str, str]:
         """Node name → podCIDR: ``pod_network`` cut into the fewest equal blocks that fit ``nodes``."""
@@ -187,6 +196,25 @@ class ControlPlane:
     @property
     def ca_path(self) -> Path:
         return self.workdir / "pki" / "apiserver.crt"
+
+    def apiserver_network(self) -> list[str]:
+        """The API server's listen and admission arguments: loopback only, or for a real node
+        every address of a network namespace of the test's own, the node IP as the endpoint of
+        the ``kubernetes`` Service, and the ServiceAccount admission that mounts pod tokens."""
+        if not self.node_ip:
+            return [
+                "--bind-address", LOOPBACK, "--advertise-address", LOOPBACK,
+                "--endpoint-reconciler-type", "none", "--disable-admission-plugins", "ServiceAccount",
+            ]  # fmt: skip
+        own, wanted = os.stat("/proc/self/ns/net"), os.stat(self.netns or "/proc/self/ns/net")
+        if not self.netns or (own.st_dev, own.st_ino) != (wanted.st_dev, wanted.st_ino):
+            raise RuntimeError(
+                "a control plane for a real node runs only inside a network namespace of its own"
+            )
+        return [
+            "--bind-address", "0.0.0.0", "--advertise-address", self.node_ip,
+            "--endpoint-reconciler-type", "lease", "--kubelet-preferred-address-types", "InternalIP",
+        ]  # fmt: skip
 
     # ---- commands ------------------------------------------------------------------------
     def commands(self) -> dict[str, list[str]]:
@@ -218,10 +246,7 @@ class ControlPlane:
                 str(binary("kube-apiserver")),
                 "--etcd-servers",
                 f"http://{LOOPBACK}:{p['etcd']}",
-                "--bind-address",
-                LOOPBACK,
-                "--advertise-address",
-                LOOPBACK,
+                *self.apiserver_network(),
                 "--secure-port",
                 str(p["apiserver"]),
                 "--tls-cert-file",
@@ -240,10 +265,6 @@ class ControlPlane:
                 str(w / "tokens.csv"),
                 "--authorization-mode",
                 "RBAC",
-                "--endpoint-reconciler-type",
-                "none",
-                "--disable-admission-plugins",
-                "ServiceAccount",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "-v",
@@ -321,7 +342,8 @@ class ControlPlane:
         names = ("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kwok")
         self.ports = {name: free_port() for name in names}
         self.admin_token = secrets.token_hex(16)
-        _write_pki(self.workdir)
+        # A real node's pods reach the API server as the `kubernetes` Service and by the node IP.
+        _write_pki(self.workdir, [KUBERNETES_SERVICE_IP, self.node_ip] if self.node_ip else [])
         (self.workdir / "tokens.csv").write_text(f'{self.admin_token},admin,admin,"system:masters"\n')
         write_kubeconfig(self.kubeconfig, server=self.server, ca_path=self.ca_path, token=self.admin_token)
         commands = self.commands()

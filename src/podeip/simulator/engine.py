@@ -98,7 +98,7 @@ class Engine:
                 action: TokenBucket(rate=limit.per_minute / 60.0, burst=limit.burst, clock=self.clock)
                 for action, limit in self.config.rate_limits.items()
             }
-            self._serial = 0
+            self._serial = self.config.first_serial
             self._next_ip = 0
             self.faults.clear()
 

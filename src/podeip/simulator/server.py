@@ -14,6 +14,7 @@ import ipaddress
 import re
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -165,6 +166,9 @@ def config_from(args: argparse.Namespace) -> EngineConfig:
         transition_delay=args.transition_delay,
         latency=args.latency,
         rate_limits=limits,
+        # Milliseconds since the epoch, times 1000: a restarted simulator never hands out an ID
+        # of the one before (17 digits suffice until the year 5138).
+        first_serial=time.time_ns() // 1_000_000 * 1000,
     )
 
 

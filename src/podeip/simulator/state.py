@@ -196,6 +196,10 @@ class EngineConfig:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     default_resource_group_id: str = "rg-acfmsim0000001"
     seed: int = 0
+    #: Resource IDs count up from here. The cloud never reuses an ID; a simulator that starts
+    #: again (the chart's sidecar, after every upgrade) passes a start of its own so that its
+    #: IDs never repeat those a client still remembers from the one before.
+    first_serial: int = 0
 
 
 class Account(Protocol):
