@@ -54,6 +54,8 @@ EIP_NAME: Final = "eip-name"
 EIP_DESCRIPTION: Final = "eip-description"
 EIP_SECURITY_PROTECTION_TYPES: Final = "eip-security-protection-types"
 EIP_TAGS: Final = "eip-tags"
+#: A comma list of existing EIPs for a workload's pods (replica N gets entry N): a pool.
+POD_EIP_INSTANCE_ID_LIST: Final = "pod-eip-instanceid-list"
 
 INPUT_SUFFIXES: Final = (
     POD_WITH_EIP,
@@ -70,6 +72,7 @@ INPUT_SUFFIXES: Final = (
     EIP_DESCRIPTION,
     EIP_SECURITY_PROTECTION_TYPES,
     EIP_TAGS,
+    POD_EIP_INSTANCE_ID_LIST,
 )
 
 #: Compat aliases, read only under ``k8s.aliyun.com/`` and after both prefixed forms.
@@ -82,6 +85,15 @@ ALIASES: Final = {
 #: ACS's pinning key (seed 001): read as an existing-EIP (Static) request when no instance-ID
 #: key is set (compatibility §2.2); the operator never writes it.
 ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
+
+# --- Tencent TKE spellings (seed 004), read when ``settings.tke_annotations`` is on -----------
+TKE_PREFIX: Final = "tke.cloud.tencent.com/"
+TKE_EIP_ATTRIBUTES: Final = TKE_PREFIX + "eip-attributes"
+TKE_EIP_CLAIM_DELETE_POLICY: Final = TKE_PREFIX + "eip-claim-delete-policy"
+TKE_EIP_ID_LIST: Final = TKE_PREFIX + "eip-id-list"
+#: TKE-only things that have no effect on ACK (named in Warnings, never read).
+TKE_NETWORKS: Final = TKE_PREFIX + "networks"
+TKE_RESOURCES: Final = (TKE_PREFIX + "eip", TKE_PREFIX + "eni-ip")
 
 # --- outputs --------------------------------------------------------------------------------
 ALLOCATED_EIP_ADDRESS_KEYS: Final = (
@@ -145,6 +157,9 @@ EV_FAILED_UNASSOCIATE: Final = "FailedUnassociateEip"
 EV_FAILED_RELEASE: Final = "FailedReleaseEip"
 EV_NO_ENI: Final = "EniNotFound"
 EV_POD_SKIPPED: Final = "PodSkipped"
+EV_TKE_ANNOTATIONS_READ: Final = "TkeAnnotationsRead"
+EV_TKE_ONLY: Final = "TkeOnlyOnAck"
+EV_EIP_LIST_EXHAUSTED: Final = "EipListExhausted"
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"

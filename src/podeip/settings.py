@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     #: clamped to it with a ``ReleaseStrategyClamped`` Warning, never refused.
     max_release_after: timedelta | None = None
     max_bandwidth_mbps: int = Field(default=500, ge=1)
+    #: Helm ``podeip.tkeAnnotations``: read Tencent TKE's ``tke.cloud.tencent.com/eip-*`` keys
+    #: as the last spelling of ours (:mod:`podeip.domain.tke`).
+    tke_annotations: bool = True
     allow_prepaid: bool = False
 
     #: Kubernetes access: a kubeconfig path, or in-cluster ServiceAccount when empty.

@@ -62,6 +62,8 @@ class PodView:
     readiness_gates: tuple[str, ...]
     deletion_timestamp: datetime | None
     conditions: tuple[PodCondition, ...]
+    #: Resource names any container requests or limits (``cpu``, ``tke.cloud.tencent.com/eip``).
+    resource_names: frozenset[str] = frozenset()
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> PodView:
@@ -85,6 +87,7 @@ class PodView:
             ),
             deletion_timestamp=_time(meta.get("deletionTimestamp")),
             conditions=tuple(_condition(_mapping(item)) for item in status.get("conditions") or ()),
+            resource_names=resource_names(spec),
         )
 
     @property
@@ -102,6 +105,18 @@ class PodView:
 
     def condition(self, condition_type: str) -> PodCondition | None:
         return next((c for c in self.conditions if c.type == condition_type), None)
+
+
+def resource_names(spec: Mapping[str, Any]) -> frozenset[str]:
+    """The resource names in the requests and limits of every container and init container."""
+    names: set[str] = set()
+    for group in ("containers", "initContainers"):
+        containers = spec.get(group)
+        for container in containers if isinstance(containers, list) else ():
+            resources = _mapping(_mapping(container).get("resources"))
+            for part in ("requests", "limits"):
+                names.update(str(name) for name in _mapping(resources.get(part)))
+    return frozenset(names)
 
 
 def controller_owner(references: object) -> Owner | None:

@@ -17,7 +17,12 @@ from podeip.controllers.memo import Operator
 from podeip.domain.annotations import candidate_keys
 
 #: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
-ENABLING_KEYS = frozenset(candidate_keys(c.POD_WITH_EIP) + candidate_keys(c.POD_EIP_INSTANCE_ID))
+ENABLING_KEYS = frozenset(
+    candidate_keys(c.POD_WITH_EIP)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID_LIST)
+    + (c.TKE_EIP_ATTRIBUTES, c.TKE_EIP_ID_LIST)
+)
 
 
 def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
