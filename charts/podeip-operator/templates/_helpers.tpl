@@ -166,6 +166,8 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
 - name: PODEIP_MAX_RELEASE_AFTER
   value: {{ . | quote }}
 {{- end }}
+- name: PODEIP_TKE_ANNOTATIONS
+  value: {{ $p.tkeAnnotations | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT
