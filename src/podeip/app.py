@@ -215,7 +215,7 @@ async def running(
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
         lead_task = asyncio.create_task(leadership.run(), name="podeip-leader") if leadership else None
         registry = kopf.OperatorRegistry()
-        handlers.register(registry)
+        handlers.register(registry, cascade=settings.cascade_reclaim)
         logger.info(
             "podeip-operator %s starting (cluster %s, provider %s)",
             __version__,

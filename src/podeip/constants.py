@@ -111,9 +111,15 @@ ANN_ATTEMPT: Final = PRIVATE_PREFIX + "attempt"
 ANN_REQUEST: Final = PRIVATE_PREFIX + "request"
 ANN_POD_UID: Final = PRIVATE_PREFIX + "pod-uid"
 ANN_OWNER: Final = PRIVATE_PREFIX + "owner"
+#: The controller owner's ``apiVersion`` and UID at creation (cascade reclaim): a new workload
+#: of the same name has another UID and is not mistaken for the old one.
+ANN_OWNER_API_VERSION: Final = PRIVATE_PREFIX + "owner-api-version"
+ANN_OWNER_UID: Final = PRIVATE_PREFIX + "owner-uid"
 #: When the operator first saw the PodEIP's pod gone (RFC 3339 with microseconds): the TTL runs
 #: from here, across restarts.
 ANN_POD_GONE_SINCE: Final = PRIVATE_PREFIX + "pod-gone-since"
+#: The kept-EIP expiry (RFC 3339) a warning was given for, so that it is given once.
+ANN_EXPIRY_WARNED: Final = PRIVATE_PREFIX + "expiry-warned"
 
 # --- ownership tags -------------------------------------------------------------------------
 TAG_CLUSTER_ID: Final = PRIVATE_PREFIX + "cluster-id"
@@ -160,6 +166,9 @@ EV_POD_SKIPPED: Final = "PodSkipped"
 EV_TKE_ANNOTATIONS_READ: Final = "TkeAnnotationsRead"
 EV_TKE_ONLY: Final = "TkeOnlyOnAck"
 EV_EIP_LIST_EXHAUSTED: Final = "EipListExhausted"
+EV_EIP_EXPIRING: Final = "EipExpiring"
+EV_EIP_EXPIRED: Final = "EipExpired"
+EV_OWNER_DELETED: Final = "WorkloadDeleted"
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"

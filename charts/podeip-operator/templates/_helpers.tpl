@@ -168,6 +168,12 @@ comma-separated (the settings declare them NoDecode); the rate-limit map is JSON
 {{- end }}
 - name: PODEIP_TKE_ANNOTATIONS
   value: {{ $p.tkeAnnotations | quote }}
+{{- with $p.keptEipExpiry }}
+- name: PODEIP_KEPT_EIP_EXPIRY
+  value: {{ . | quote }}
+{{- end }}
+- name: PODEIP_CASCADE_RECLAIM
+  value: {{ $p.cascadeReclaim | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT

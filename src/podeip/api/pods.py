@@ -41,6 +41,7 @@ class Owner:
     kind: str
     name: str
     api_version: str = ""
+    uid: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
@@ -128,6 +129,7 @@ def controller_owner(references: object) -> Owner | None:
                 kind=str(ref.get("kind") or ""),
                 name=str(ref.get("name") or ""),
                 api_version=str(ref.get("apiVersion") or ""),
+                uid=str(ref.get("uid") or ""),
             )
     return None
 

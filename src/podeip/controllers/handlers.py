@@ -33,7 +33,16 @@ def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
     return (meta.namespace or "", meta.name or "") in memo.known
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
+    if cascade:
+        # Cascade reclaim: a deleted StatefulSet's kept PodEIPs are looked at now, not at the
+        # next collector pass (which covers the custom stateful kinds).
+        @kopf.on.event("apps", "v1", "statefulsets", registry=registry, id="owner-event")
+        async def on_owner_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
+            if type == "DELETED":
+                for key in [key for key in memo.known if key[0] == meta.namespace]:
+                    memo.queue.add(key)
+
     @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
     async def on_pod_event(meta: kopf.Meta, memo: Operator, **_: Any) -> None:
         memo.queue.add((meta.namespace or "", meta.name or ""))

@@ -36,6 +36,7 @@ from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import REPORTS_REMEMBERED, key_of
 from podeip.reconcile.deps import pod_ref, podeip_ref
+from podeip.reconcile.owners import Cascade
 from podeip.reconcile.pools import Pools
 from podeip.reconcile.queue import Key, Requeue
 from podeip.reconcile.teardown import Teardown
@@ -56,7 +57,7 @@ FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = 
 }
 
 
-class Reconciler(Pools, Teardown):
+class Reconciler(Pools, Cascade, Teardown):
     """The pass itself; its state and shared writers are in ``base.PassBase``."""
 
     # ---- entry point ---------------------------------------------------------------------
@@ -100,6 +101,8 @@ class Reconciler(Pools, Teardown):
             ),
             gone_since=records.gone_since_of(podeip),
             now=self.d.clock(),
+            kept_expiry=self.d.settings.kept_eip_expiry,
+            owner_deleted=await self._owner_deleted(podeip, pod),
         )
         if decision.action is release.Action.ASSOCIATE and pod is not None:
             podeip = await self._adopt(podeip, pod, reborn=True)
