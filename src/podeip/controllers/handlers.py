@@ -40,7 +40,9 @@ def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
         @kopf.on.event("apps", "v1", "statefulsets", registry=registry, id="owner-event")
         async def on_owner_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
             if type == "DELETED":
-                for key in [key for key in memo.known if key[0] == meta.namespace]:
+                # Its pods (and their PodEIPs) are named <statefulset>-<ordinal>.
+                prefix = f"{meta.name}-"
+                for key in [k for k in memo.known if k[0] == meta.namespace and k[1].startswith(prefix)]:
                     memo.queue.add(key)
 
     @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
