@@ -256,7 +256,7 @@ async def running(
             )
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
         registry = kopf.OperatorRegistry()
-        handlers.register(registry)
+        handlers.register(registry, cascade=settings.cascade_reclaim)
         logger.info(
             "podeip-operator %s starting (cluster %s, provider %s)",
             __version__,

@@ -54,6 +54,8 @@ EIP_NAME: Final = "eip-name"
 EIP_DESCRIPTION: Final = "eip-description"
 EIP_SECURITY_PROTECTION_TYPES: Final = "eip-security-protection-types"
 EIP_TAGS: Final = "eip-tags"
+#: A comma list of existing EIPs for a workload's pods (replica N gets entry N): a pool.
+POD_EIP_INSTANCE_ID_LIST: Final = "pod-eip-instanceid-list"
 
 INPUT_SUFFIXES: Final = (
     POD_WITH_EIP,
@@ -70,6 +72,7 @@ INPUT_SUFFIXES: Final = (
     EIP_DESCRIPTION,
     EIP_SECURITY_PROTECTION_TYPES,
     EIP_TAGS,
+    POD_EIP_INSTANCE_ID_LIST,
 )
 
 #: Compat aliases, read only under ``k8s.aliyun.com/`` and after both prefixed forms.
@@ -82,6 +85,15 @@ ALIASES: Final = {
 #: ACS's pinning key (seed 001): read as an existing-EIP (Static) request when no instance-ID
 #: key is set (docs/compatibility.md §2.2); the operator never writes it.
 ACS_ALLOCATED_EIP_ID: Final = PREFIX_NETWORK + "allocated-eip-id"
+
+# --- Tencent TKE spellings (seed 004), read when ``settings.tke_annotations`` is on -----------
+TKE_PREFIX: Final = "tke.cloud.tencent.com/"
+TKE_EIP_ATTRIBUTES: Final = TKE_PREFIX + "eip-attributes"
+TKE_EIP_CLAIM_DELETE_POLICY: Final = TKE_PREFIX + "eip-claim-delete-policy"
+TKE_EIP_ID_LIST: Final = TKE_PREFIX + "eip-id-list"
+#: TKE-only things that have no effect on ACK (named in Warnings, never read).
+TKE_NETWORKS: Final = TKE_PREFIX + "networks"
+TKE_RESOURCES: Final = (TKE_PREFIX + "eip", TKE_PREFIX + "eni-ip")
 
 # --- outputs --------------------------------------------------------------------------------
 ALLOCATED_EIP_ADDRESS_KEYS: Final = (
@@ -99,9 +111,15 @@ ANN_ATTEMPT: Final = PRIVATE_PREFIX + "attempt"
 ANN_REQUEST: Final = PRIVATE_PREFIX + "request"
 ANN_POD_UID: Final = PRIVATE_PREFIX + "pod-uid"
 ANN_OWNER: Final = PRIVATE_PREFIX + "owner"
+#: The controller owner's ``apiVersion`` and UID at creation (cascade reclaim): a new workload
+#: of the same name has another UID and is not mistaken for the old one.
+ANN_OWNER_API_VERSION: Final = PRIVATE_PREFIX + "owner-api-version"
+ANN_OWNER_UID: Final = PRIVATE_PREFIX + "owner-uid"
 #: When the operator first saw the PodEIP's pod gone (RFC 3339 with microseconds): the TTL runs
 #: from here, across restarts.
 ANN_POD_GONE_SINCE: Final = PRIVATE_PREFIX + "pod-gone-since"
+#: The kept-EIP expiry (RFC 3339) a warning was given for, so that it is given once.
+ANN_EXPIRY_WARNED: Final = PRIVATE_PREFIX + "expiry-warned"
 
 # --- ownership tags -------------------------------------------------------------------------
 TAG_CLUSTER_ID: Final = PRIVATE_PREFIX + "cluster-id"
@@ -153,6 +171,12 @@ EV_POD_SKIPPED: Final = "PodSkipped"
 EV_ANNOTATIONS_CHANGED: Final = "EipAnnotationsChanged"
 #: On Terway's eni-config or AENC's Deployment: another EIP controller runs, we refuse to.
 EV_OTHER_CONTROLLER: Final = "AnotherEipControllerRunning"
+EV_TKE_ANNOTATIONS_READ: Final = "TkeAnnotationsRead"
+EV_TKE_ONLY: Final = "TkeOnlyOnAck"
+EV_EIP_LIST_EXHAUSTED: Final = "EipListExhausted"
+EV_EIP_EXPIRING: Final = "EipExpiring"
+EV_EIP_EXPIRED: Final = "EipExpired"
+EV_OWNER_DELETED: Final = "WorkloadDeleted"
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import yaml
 
 from podeip.api.durations import DurationError, parse_release_after
+from podeip.api.pods import resource_names
 from podeip.domain.annotations import parse_pod_annotations
 from podeip.domain.request import AnnotationError, ParseResult
 
@@ -45,6 +46,8 @@ class Template:
     name: str
     owner_kind: str | None
     annotations: Mapping[str, object]
+    #: Resource names the template's containers request or limit.
+    resources: frozenset[str] = frozenset()
 
     @property
     def where(self) -> str:
@@ -69,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-prepaid",
         action="store_true",
         help="the cluster's allowPrePaid (default: PrePaid is refused)",
+    )
+    parser.add_argument(
+        "--no-tke-annotations",
+        dest="tke_annotations",
+        action="store_false",
+        help="the cluster's tkeAnnotations off: tke.cloud.tencent.com/eip-* keys are not read",
     )
     parser.add_argument(
         "--virtual-node",
@@ -103,6 +112,7 @@ def main(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextI
                 max_bandwidth=args.max_bandwidth,
                 allow_prepaid=args.allow_prepaid,
                 eci_aliases=not args.virtual_node,
+                tke_annotations=args.tke_annotations,
             )
             reports.append(_report(template, result, bad_values))
     if args.output == "json":
@@ -138,7 +148,8 @@ def _templates_of(source: str, obj: Mapping[str, Any]) -> Iterator[Template]:
     meta = _dict(obj.get("metadata"))
     name = str(meta.get("name") or meta.get("generateName") or "<unnamed>")
     if kind == "Pod":
-        yield Template(source, kind, name, None, _dict(meta.get("annotations")))
+        spec = _dict(obj.get("spec"))
+        yield Template(source, kind, name, None, _dict(meta.get("annotations")), resource_names(spec))
         return
     spec = _dict(obj.get("spec"))
     for template in (
@@ -148,7 +159,8 @@ def _templates_of(source: str, obj: Mapping[str, Any]) -> Iterator[Template]:
     ):
         if isinstance(template, dict):
             annotations = _dict(_dict(template.get("metadata")).get("annotations"))
-            yield Template(source, kind, name, kind, annotations)
+            resources = resource_names(_dict(template.get("spec")))
+            yield Template(source, kind, name, kind, annotations, resources)
 
 
 def _dict(value: object) -> Mapping[str, Any]:
@@ -163,6 +175,7 @@ def _check(
     max_bandwidth: int,
     allow_prepaid: bool,
     eci_aliases: bool,
+    tke_annotations: bool = True,
 ) -> tuple[ParseResult, list[AnnotationError]]:
     # The API server refuses non-string annotation values (an unquoted 5 or true in YAML).
     bad = [
@@ -181,6 +194,8 @@ def _check(
         max_bandwidth=max_bandwidth,
         allow_prepaid=allow_prepaid,
         eci_aliases=eci_aliases,
+        tke_annotations=tke_annotations,
+        resources=template.resources,
     )
     return result, bad
 
@@ -189,6 +204,10 @@ def _report(template: Template, result: ParseResult, bad_values: list[Annotation
     # A manifest the API server would refuse has no request, whatever the rest says.
     valid = result.request is not None and not bad_values
     request = result.request.model_dump(mode="json", exclude_none=True) if valid and result.request else None
+    if request is not None and result.eip_list is not None:
+        # A template's pods take the list's entries (by ordinal, or the first free one).
+        del request["allocation_id"]
+        request["allocation_ids"] = list(result.eip_list.entries)
     return {
         "source": template.source,
         "kind": template.kind,

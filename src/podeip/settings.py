@@ -133,7 +133,20 @@ class Settings(BaseSettings):
     #: Unset (the default): every positive duration is kept as written. Longer TTLs are
     #: clamped to it with a ``ReleaseStrategyClamped`` Warning, never refused.
     max_release_after: timedelta | None = None
+    #: Helm ``podeip.keptEipExpiry``: the longest an EIP is kept unbound after its pod is gone,
+    #: under Never and TTL alike (TKE's ``--claim-expired-duration``); then the PodEIP ends as
+    #: Follow would. A Go duration of at least 5m; unset (the default): no expiry.
+    kept_eip_expiry: timedelta | None = None
+    #: Test-only: the lowest ``kept_eip_expiry`` accepted (5m in every real deployment; the
+    #: chart never sets it). Integration tests lower it to see an expiry within seconds.
+    testing_kept_eip_expiry_minimum: timedelta = timedelta(minutes=5)
+    #: Helm ``podeip.cascadeReclaim``: when the workload (StatefulSet, custom stateful kind) that
+    #: created a kept PodEIP is deleted, end it at once (Auto released, Static unbound).
+    cascade_reclaim: bool = False
     max_bandwidth_mbps: int = Field(default=500, ge=1)
+    #: Helm ``podeip.tkeAnnotations``: read Tencent TKE's ``tke.cloud.tencent.com/eip-*`` keys
+    #: as the last spelling of ours (:mod:`podeip.domain.tke`).
+    tke_annotations: bool = True
     allow_prepaid: bool = False
     #: Adopt (tag as ours) the untagged Auto EIP of any PodEIP the operator did not create, even
     #: without proof that it is bound to that PodEIP's pod (issue 10; README "How ownership
@@ -171,7 +184,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("max_release_after", mode="before")
+    @field_validator("max_release_after", "kept_eip_expiry", "testing_kept_eip_expiry_minimum", mode="before")
     @classmethod
     def _go_duration(cls, value: object) -> object:
         # A Go duration, like the annotation it caps; empty means unset. Numbers are refused so
@@ -211,6 +224,11 @@ class Settings(BaseSettings):
             )
             token_file = os.environ.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE")
             creds.oidc_token_file = creds.oidc_token_file or (Path(token_file) if token_file else None)
+        minimum = self.testing_kept_eip_expiry_minimum
+        if self.kept_eip_expiry is not None and self.kept_eip_expiry < minimum:
+            raise ValueError(
+                f"kept_eip_expiry (keptEipExpiry) must be at least {durations.format_go_duration(minimum)}"
+            )
         if self.cloud.provider == "alibaba" and not self.cloud.vpc_endpoint and not self.cloud.region_id:
             raise ValueError("cloud.region_id (regionID) is required with the alibaba provider")
         return self

@@ -254,3 +254,61 @@ def test_unreadable_files_exit_2_and_the_others_are_still_checked(
     assert status == 2
     assert "missing.yaml: cannot read" in captured.err and "broken.yaml: cannot read" in captured.err
     assert "Pod/example: EIP request" in captured.out
+
+
+def test_the_tke_seed_manifests_lint_with_the_resolved_request_and_the_tke_warnings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, [auto, listed] = lint_json(
+        capsys,
+        str(SAMPLES / "tke-statefulset-auto-never.yaml"),
+        str(SAMPLES / "tke-statefulset-eip-id-list.yaml"),
+    )
+    assert status == 0
+    assert auto["request"] == {**AUTO_DEFAULTS, "release_strategy": "Never", "bandwidth": 100, "isp": "BGP"}
+    assert listed["request"] == {
+        "allocation_type": "Static",
+        "allocation_ids": ["eip-xxx1", "eip-xxx2"],
+        "release_strategy": "Follow",
+        "security_protection_types": [],
+        "tags": {},
+    }
+    for report in (auto, listed):
+        found = {(w["reason"], w["key"]) for w in report["warnings"]}
+        # The extended resources (both named) and the network annotation.
+        assert (c.EV_TKE_ONLY, "tke.cloud.tencent.com/eip") in found
+        assert (c.EV_TKE_ONLY, c.TKE_NETWORKS) in found
+        resource = next(w for w in report["warnings"] if w["key"] == "tke.cloud.tencent.com/eip")
+        assert "tke.cloud.tencent.com/eni-ip" in resource["message"]
+        assert any(w["reason"] == c.EV_TKE_ANNOTATIONS_READ for w in report["warnings"])
+    never = next(w for w in auto["warnings"] if w["reason"] == c.EV_TKE_ANNOTATIONS_READ)
+    assert "kubectl delete podeip" in never["message"]
+    ordinals = next(w for w in listed["warnings"] if w["reason"] == c.EV_EXISTING_EIP_REQUESTED)
+    assert "0 → eip-xxx1, 1 → eip-xxx2" in ordinals["message"]
+
+
+def test_without_tke_annotations_the_seed_asks_for_nothing_but_the_resources_are_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, [report] = lint_json(
+        capsys, "--no-tke-annotations", str(SAMPLES / "tke-statefulset-auto-never.yaml")
+    )
+    assert status == 0 and report["request"] is None and not report["requested"]
+    assert {w["reason"] for w in report["warnings"]} == {c.EV_TKE_ONLY}
+
+
+def test_a_deployment_copied_from_tke_is_told_that_never_follows_the_pod(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "d.yaml"
+    manifest.write_text(
+        "kind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    metadata:\n      annotations:\n"
+        "        tke.cloud.tencent.com/eip-attributes: '{}'\n"
+        "        tke.cloud.tencent.com/eip-claim-delete-policy: Never\n"
+    )
+    status, [report] = lint_json(capsys, str(manifest))
+    assert status == 0 and report["request"]["release_strategy"] == "Follow"
+    assert report["request"]["bandwidth"] == 100
+    messages = " ".join(w["message"] for w in report["warnings"])
+    assert "unlike TKE, Never applies only to StatefulSets" in messages
+    assert "TKE's default of 100 Mbit/s" in messages

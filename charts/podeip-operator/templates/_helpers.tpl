@@ -193,6 +193,14 @@ the same pod takes the Lease back at once, while another pod waits for it to exp
 {{- end }}
 - name: PODEIP_ADOPT_UNTAGGED_EIPS
   value: {{ $p.adoptUntaggedEips | default false | quote }}
+- name: PODEIP_TKE_ANNOTATIONS
+  value: {{ $p.tkeAnnotations | quote }}
+{{- with $p.keptEipExpiry }}
+- name: PODEIP_KEPT_EIP_EXPIRY
+  value: {{ . | quote }}
+{{- end }}
+- name: PODEIP_CASCADE_RECLAIM
+  value: {{ $p.cascadeReclaim | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT

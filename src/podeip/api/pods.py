@@ -41,6 +41,7 @@ class Owner:
     kind: str
     name: str
     api_version: str = ""
+    uid: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
@@ -62,6 +63,8 @@ class PodView:
     readiness_gates: tuple[str, ...]
     deletion_timestamp: datetime | None
     conditions: tuple[PodCondition, ...]
+    #: Resource names any container requests or limits (``cpu``, ``tke.cloud.tencent.com/eip``).
+    resource_names: frozenset[str] = frozenset()
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> PodView:
@@ -85,6 +88,7 @@ class PodView:
             ),
             deletion_timestamp=_time(meta.get("deletionTimestamp")),
             conditions=tuple(_condition(_mapping(item)) for item in status.get("conditions") or ()),
+            resource_names=resource_names(spec),
         )
 
     @property
@@ -104,6 +108,18 @@ class PodView:
         return next((c for c in self.conditions if c.type == condition_type), None)
 
 
+def resource_names(spec: Mapping[str, Any]) -> frozenset[str]:
+    """The resource names in the requests and limits of every container and init container."""
+    names: set[str] = set()
+    for group in ("containers", "initContainers"):
+        containers = spec.get(group)
+        for container in containers if isinstance(containers, list) else ():
+            resources = _mapping(_mapping(container).get("resources"))
+            for part in ("requests", "limits"):
+                names.update(str(name) for name in _mapping(resources.get(part)))
+    return frozenset(names)
+
+
 def controller_owner(references: object) -> Owner | None:
     """The ownerReference with ``controller: true``; ``None`` for a bare pod."""
     for reference in references if isinstance(references, list) else ():
@@ -113,6 +129,7 @@ def controller_owner(references: object) -> Owner | None:
                 kind=str(ref.get("kind") or ""),
                 name=str(ref.get("name") or ""),
                 api_version=str(ref.get("apiVersion") or ""),
+                uid=str(ref.get("uid") or ""),
             )
     return None
 

@@ -17,7 +17,12 @@ from podeip.controllers.memo import Operator
 from podeip.domain.annotations import candidate_keys
 
 #: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
-ENABLING_KEYS = frozenset(candidate_keys(c.POD_WITH_EIP) + candidate_keys(c.POD_EIP_INSTANCE_ID))
+ENABLING_KEYS = frozenset(
+    candidate_keys(c.POD_WITH_EIP)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID_LIST)
+    + (c.TKE_EIP_ATTRIBUTES, c.TKE_EIP_ID_LIST)
+)
 
 
 def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
@@ -28,7 +33,18 @@ def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
     return (meta.namespace or "", meta.name or "") in memo.known
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
+    if cascade:
+        # Cascade reclaim: a deleted StatefulSet's kept PodEIPs are looked at now, not at the
+        # next collector pass (which covers the custom stateful kinds).
+        @kopf.on.event("apps", "v1", "statefulsets", registry=registry, id="owner-event")
+        async def on_owner_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
+            if type == "DELETED":
+                # Its pods (and their PodEIPs) are named <statefulset>-<ordinal>.
+                prefix = f"{meta.name}-"
+                for key in [k for k in memo.known if k[0] == meta.namespace and k[1].startswith(prefix)]:
+                    memo.queue.add(key)
+
     @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
     async def on_pod_event(meta: kopf.Meta, memo: Operator, **_: Any) -> None:
         memo.queue.add((meta.namespace or "", meta.name or ""))

@@ -55,8 +55,10 @@ from podeip import constants as c
 from podeip.api.durations import DurationError, format_go_duration
 from podeip.api.podeip import AllocationType
 from podeip.domain import parameters as p
+from podeip.domain import pools, tke
 from podeip.domain.request import AnnotationError, AnnotationWarning, EipRequest, ParseResult, show
-from podeip.domain.stateful import effective_policy, parse_release_strategy
+from podeip.domain.stateful import effective_policy, is_stateful, parse_release_strategy
+from podeip.domain.tke import TkeSpellings
 
 __all__ = ["EipRequest", "ParseResult", "candidate_keys", "parse_pod_annotations"]
 
@@ -104,6 +106,8 @@ class _Reader:
 
     annotations: Mapping[str, str]
     eci_aliases: bool = True
+    #: TKE's spellings (None: not read); always the last candidate (:mod:`podeip.domain.tke`).
+    tke: TkeSpellings | None = None
     errors: list[AnnotationError] = field(default_factory=list)
     warnings: list[AnnotationWarning] = field(default_factory=list)
     _found: dict[str, _Found | None] = field(default_factory=dict)
@@ -120,6 +124,8 @@ class _Reader:
             for key in candidate_keys(suffix, eci_aliases=self.eci_aliases)
             if (value := self.annotations.get(key)) is not None and value != ""
         ]
+        if self.tke is not None and (spelled := self.tke.values.get(suffix)):
+            present.append(_Found(*spelled))
         if not present:
             return None
         winner = present[0]
@@ -128,7 +134,8 @@ class _Reader:
                 self.warn(
                     c.EV_CONFLICTING_ANNOTATIONS,
                     f"{winner.key}={show(winner.value)} is used, {loser.key}={show(loser.value)} ignored: "
-                    f"{c.PREFIX_NETWORK} wins over {c.PREFIX_K8S}, which wins over the compat alias",
+                    f"{c.PREFIX_NETWORK} wins over {c.PREFIX_K8S}, which wins over the compat alias "
+                    f"and the {c.TKE_PREFIX} spelling",
                     key=loser.key,
                 )
         return winner
@@ -158,12 +165,27 @@ def parse_pod_annotations(
     max_bandwidth: int = 500,
     allow_prepaid: bool = False,
     eci_aliases: bool = True,
+    tke_annotations: bool = True,
+    pod_name: str | None = None,
+    resources: Collection[str] = (),
 ) -> ParseResult:
     """Read a pod's EIP annotations. ``owner_kind`` is the controller owner's kind (None: bare pod);
-    ``max_release_after`` clamps longer TTLs (None: no maximum)."""
-    reader = _Reader(annotations, eci_aliases=eci_aliases)
+    ``max_release_after`` clamps longer TTLs (None: no maximum); ``tke_annotations`` reads TKE's
+    spellings; ``pod_name`` gives the ordinal for EIP lists (None: a template, as in lint);
+    ``resources`` are the resource names the containers request or limit."""
+    spelled = tke.read(annotations) if tke_annotations else None
+    reader = _Reader(annotations, eci_aliases=eci_aliases, tke=spelled)
+    reader.warnings.extend(tke.unsupported_on_ack(annotations, resources))
     instance_id = reader.find(c.POD_EIP_INSTANCE_ID)
+    id_list = reader.find(c.POD_EIP_INSTANCE_ID_LIST)
     with_eip = reader.find(c.POD_WITH_EIP)
+    if instance_id is not None and id_list is not None:
+        reader.warn(
+            c.EV_CONFLICTING_ANNOTATIONS,
+            f"{id_list.key} is ignored: {instance_id.key} names the pod's EIP outright",
+            key=id_list.key,
+        )
+        id_list = None
     if instance_id is not None and instance_id.key == c.ACS_ALLOCATED_EIP_ID:
         reader.warn(
             c.EV_EXISTING_EIP_REQUESTED,
@@ -175,17 +197,18 @@ def parse_pod_annotations(
     if not eci_aliases:
         _note_eci_aliases(reader, ours=instance_id or with_eip)
     bad_switch = with_eip is not None and with_eip.value not in ("true", "false")
-    if bad_switch and with_eip is not None and instance_id is None:
+    if bad_switch and with_eip is not None and instance_id is None and id_list is None:
         reader.error(with_eip, '"true" allocates an EIP for the pod, "false" (or no value) does not')
         return ParseResult(
             request=None, requested=True, errors=tuple(reader.errors), warnings=tuple(reader.warnings)
         )
-    if instance_id is not None:
+    static_key = instance_id or id_list
+    if static_key is not None:
         allocation_type = AllocationType.STATIC
         if with_eip is not None:
             reader.warn(
                 c.EV_ANNOTATION_IGNORED,
-                f"{with_eip.key} is ignored: {instance_id.key} attaches that existing EIP (Static)",
+                f"{with_eip.key} is ignored: {static_key.key} attaches an existing EIP (Static)",
                 key=with_eip.key,
                 event_type="Normal",
             )
@@ -203,12 +226,20 @@ def parse_pod_annotations(
             )
         return ParseResult(request=None, warnings=tuple(reader.warnings))
 
+    if spelled is not None:
+        reader.errors.extend(spelled.errors)
+        reader.warnings.extend(spelled.warnings)
     fields: dict[str, object] = {"allocation_type": allocation_type}
+    eip_list: pools.EipList | None = None
     if instance_id is not None:
         try:
             fields["allocation_id"] = p.parse_resource_id(instance_id.value, prefix="eip-")
         except p.InvalidValue as exc:
             reader.error(instance_id, exc.allowed)
+    elif id_list is not None:
+        eip_list = _eip_list(reader, id_list, pod_name, owner_kind, custom_stateful_kinds)
+        if eip_list is not None:
+            fields["allocation_id"] = eip_list.wanted or eip_list.entries[0]
     fields |= _release_fields(reader, owner_kind, custom_stateful_kinds, max_release_after)
     if allocation_type is AllocationType.STATIC:
         for suffix in AUTO_ONLY:
@@ -221,11 +252,92 @@ def parse_pod_annotations(
                     event_type="Normal",
                 )
     else:
-        fields |= _auto_fields(reader, max_bandwidth=max_bandwidth, allow_prepaid=allow_prepaid)
-    request = None if reader.errors else _build(reader, fields, instance_id or with_eip)
+        tke_default = spelled is not None and spelled.attributes
+        fields |= _auto_fields(
+            reader, max_bandwidth=max_bandwidth, allow_prepaid=allow_prepaid, tke_default=tke_default
+        )
+    request = None if reader.errors else _build(reader, fields, static_key or with_eip)
+    if request is not None and spelled is not None and spelled.values:
+        _note_tke(reader, spelled, request, owner_kind, custom_stateful_kinds)
+    if eip_list is not None and eip_list.beyond:
+        request = None  # the pod waits: no entry is its own
     return ParseResult(
-        request=request, requested=True, errors=tuple(reader.errors), warnings=tuple(reader.warnings)
+        request=request,
+        requested=True,
+        errors=tuple(reader.errors),
+        warnings=tuple(reader.warnings),
+        eip_list=eip_list if not reader.errors else None,
     )
+
+
+def _eip_list(
+    reader: _Reader,
+    found: _Found,
+    pod_name: str | None,
+    owner_kind: str | None,
+    custom_kinds: Collection[str],
+) -> pools.EipList | None:
+    try:
+        entries = pools.parse_entries(found.value)
+    except p.InvalidValue as exc:
+        reader.error(found, exc.allowed)
+        return None
+    eip_list = pools.EipList(
+        found.key, entries, pools.ordinal_of(pod_name, owner_kind=owner_kind, custom_kinds=custom_kinds)
+    )
+    if pod_name is None:  # a template (lint): say how its pods will take the entries
+        if is_stateful(owner_kind, custom_kinds=custom_kinds):
+            shown = ", ".join(f"{n} → {entry}" for n, entry in enumerate(entries[:4]))
+            more = ", …" if len(entries) > 4 else ""
+            how = (
+                f"replica N takes entry N ({shown}{more}); replicas beyond {len(entries) - 1} wait "
+                "with an EipListExhausted Warning"
+            )
+        else:
+            how = "each pod takes the first entry no other pod holds; when all are held, pods wait"
+        reader.warn(
+            c.EV_EXISTING_EIP_REQUESTED,
+            f"{found.key}: {len(entries)} existing EIPs (Static, never released): {how}",
+            key=found.key,
+            event_type="Normal",
+        )
+    return eip_list
+
+
+def _note_tke(
+    reader: _Reader,
+    spelled: TkeSpellings,
+    request: EipRequest,
+    owner_kind: str | None,
+    custom_kinds: Collection[str],
+) -> None:
+    """Say how TKE's keys were read where TKE and AENC differ (README "Coming from TKE")."""
+    read_as = [
+        f"{key} as {c.PREFIX_NETWORK}{suffix}={show(value)}"
+        for suffix, (key, value) in spelled.values.items()
+        if (winner := reader.find(suffix)) is not None and winner.key == key
+    ]
+    if not read_as:
+        return
+    notes = ["read as on TKE: " + "; ".join(read_as)]
+    if spelled.attributes and request.bandwidth is not None and reader.find(c.EIP_BANDWIDTH) is None:
+        notes.append(
+            f"no Bandwidth: TKE's default of {request.bandwidth} Mbit/s is used (Alibaba's default is "
+            f"{p.DEFAULT_BANDWIDTH})"
+        )
+    policy = reader.find(c.RELEASE_STRATEGY)
+    if policy is not None and policy.key == c.TKE_EIP_CLAIM_DELETE_POLICY:
+        if is_stateful(owner_kind, custom_kinds=custom_kinds):
+            notes.append(
+                "Never keeps the EIP after the pod is gone until its PodEIP is deleted "
+                "(kubectl delete podeip <pod>, TKE's kubectl delete eipc)"
+            )
+        else:
+            notes.append(
+                "unlike TKE, Never applies only to StatefulSets, custom stateful kinds and bare pods "
+                "(AENC's rule): this pod's EIP follows it"
+            )
+    reader.warn(c.EV_TKE_ANNOTATIONS_READ, "; ".join(notes), key=None, event_type="Normal")
 
 
 def _note_eci_aliases(reader: _Reader, *, ours: _Found | None) -> None:
@@ -309,7 +421,9 @@ def _take(reader: _Reader, suffix: str, parser: Callable[[str], T]) -> T | None:
         return None
 
 
-def _auto_fields(reader: _Reader, *, max_bandwidth: int, allow_prepaid: bool) -> dict[str, object]:
+def _auto_fields(
+    reader: _Reader, *, max_bandwidth: int, allow_prepaid: bool, tke_default: bool = False
+) -> dict[str, object]:
     internet = (
         _take(reader, c.EIP_INTERNET_CHARGE_TYPE, lambda v: p.parse_choice(v, p.InternetChargeType))
         or p.InternetChargeType.PAY_BY_TRAFFIC
@@ -327,8 +441,9 @@ def _auto_fields(reader: _Reader, *, max_bandwidth: int, allow_prepaid: bool) ->
     bandwidth = _take(
         reader, c.EIP_BANDWIDTH, lambda v: p.parse_bandwidth(v, maximum=limit, charge_type=internet.value)
     )
+    default = min(tke.TKE_DEFAULT_BANDWIDTH, limit) if tke_default else p.DEFAULT_BANDWIDTH
     return {
-        "bandwidth": bandwidth or p.DEFAULT_BANDWIDTH,
+        "bandwidth": bandwidth or default,
         "internet_charge_type": internet,
         "instance_charge_type": instance,
         "isp": _take(reader, c.EIP_ISP, lambda v: p.parse_choice(v, p.Isp)),

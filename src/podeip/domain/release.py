@@ -23,13 +23,25 @@ decides, with time passed in, and the caller only carries the decision out. The 
   Never), also after its TTL ran out while nobody looked: the pod is back, and giving it its
   old address is what the user configured the TTL for. Under Follow the old PodEIP goes first;
 - an unrelated pod with the same name is refused while the EIP is kept;
+- **expiry of kept EIPs** (``keptEipExpiry``, opt-in, TKE's ``--claim-expired-duration``): a
+  cluster-wide limit on how long an EIP is kept unbound after its pod is gone, under Never and
+  TTL alike. Once ``goneSince + expiry`` passes, the PodEIP ends as Follow would (Auto released,
+  Static forgotten), whichever comes first of it and the TTL. A warning is due when
+  ``min(expiry / 10, 24h)`` is left (``warn_at``), so that a user can still delete or re-create
+  the workload. A same-name pod that comes back takes its EIP, also after the expiry passed
+  unnoticed (as for the TTL). The fail-safe keeps below are not subject to it: what the
+  operator does not understand it never releases;
+- **cascade reclaim** (``cascadeReclaim``, opt-in, TKE's ``--enable-ownerref``): once the
+  workload that created a kept PodEIP is deleted (the caller compares the recorded owner UID),
+  the PodEIP ends at once as if its TTL had run out, also when a new workload of the same name
+  already brings a same-name pod back (that pod then gets a new PodEIP);
 - an unknown strategy or allocation type, and a TTL whose ``releaseAfter`` does not parse or is
   not positive, keep the EIP (fail safe; Terway's GC does the same) and say why in ``note``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -75,6 +87,24 @@ class Decision:
     next_check: datetime | None = None
     #: Why a fail-safe keep happened, for a Warning Event; None when all was understood.
     note: str | None = None
+    #: The moment the kept-EIP expiry ends the PodEIP (None: no expiry applies).
+    expires_at: datetime | None = None
+    #: The expiry warning is due now (``expires_at`` is near).
+    warn_expiry: bool = False
+    #: The final action comes from the expiry (not the strategy).
+    expired: bool = False
+    #: The final action comes from the owner's deletion (cascade reclaim).
+    cascaded: bool = False
+
+
+#: The expiry warning comes when this fraction of the expiry is left, at most ``WARN_MAX`` before.
+WARN_FRACTION = 0.1
+WARN_MAX = timedelta(hours=24)
+
+
+def warn_at(expires_at: datetime, expiry: timedelta) -> datetime:
+    """When the warning about an expiry at ``expires_at`` is due."""
+    return expires_at - min(expiry * WARN_FRACTION, WARN_MAX)
 
 
 def pod_presence(
@@ -100,8 +130,12 @@ def decide(
     gone_since: datetime | None,
     now: datetime,
     podeip_deleted: bool = False,
+    kept_expiry: timedelta | None = None,
+    owner_deleted: bool = False,
 ) -> Decision:
-    """The action for one PodEIP at ``now``; see the module docstring for the matrix."""
+    """The action for one PodEIP at ``now``; see the module docstring for the matrix.
+    ``kept_expiry`` is the cluster's ``keptEipExpiry`` (None: off); ``owner_deleted``: the
+    workload that created the PodEIP is gone (cascade reclaim on, the caller checked its UID)."""
     final = Action.RELEASE if allocation_type == AllocationType.AUTO else Action.UNASSOCIATE_AND_FORGET
     if podeip_deleted:
         return Decision(final)
@@ -114,19 +148,30 @@ def decide(
         return _kept(pod, gone_since=gone_since, now=now, note=note)
     if strategy == ReleaseStrategy.FOLLOW:
         return Decision(final)
+    if owner_deleted:
+        return Decision(final, cascaded=True)
     if pod is PodPresence.REBORN:
         return Decision(Action.ASSOCIATE, last_seen=now)
-    if strategy == ReleaseStrategy.NEVER:
-        return _kept(pod, gone_since=gone_since, now=now)
-    ttl = _ttl(release_after)
-    if ttl is None:
-        note = f"releaseAfter {release_after!r} is not a positive Go duration: the EIP is kept"
-        return _kept(pod, gone_since=gone_since, now=now, note=note)
     anchor = now if gone_since is None or gone_since > now else gone_since
-    deadline = anchor + ttl
-    if deadline <= now:
-        return Decision(final)
-    return _kept(pod, gone_since=gone_since, now=now, next_check=deadline)
+    deadline: datetime | None = None
+    if strategy == ReleaseStrategy.TTL:
+        ttl = _ttl(release_after)
+        if ttl is None:
+            note = f"releaseAfter {release_after!r} is not a positive Go duration: the EIP is kept"
+            return _kept(pod, gone_since=gone_since, now=now, note=note)
+        deadline = anchor + ttl
+        if deadline <= now:
+            return Decision(final)
+    if kept_expiry is None or kept_expiry <= timedelta(0):
+        return _kept(pod, gone_since=gone_since, now=now, next_check=deadline)
+    expires_at = anchor + kept_expiry
+    if deadline is not None and deadline <= expires_at:
+        return _kept(pod, gone_since=gone_since, now=now, next_check=deadline)  # the TTL ends first
+    if expires_at <= now:
+        return Decision(final, expires_at=expires_at, expired=True)
+    warning = warn_at(expires_at, kept_expiry)
+    kept = _kept(pod, gone_since=gone_since, now=now, next_check=expires_at if warning <= now else warning)
+    return replace(kept, expires_at=expires_at, warn_expiry=warning <= now)
 
 
 def _kept(

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from podeip import constants as c
 from podeip.api.podeip import AllocationType, ReleaseStrategy
 from podeip.domain import parameters as p
+from podeip.domain.pools import EipList
 
 _SHOWN = 80
 
@@ -160,6 +161,22 @@ class ParseResult:
     requested: bool = False
     errors: tuple[AnnotationError, ...] = ()
     warnings: tuple[AnnotationWarning, ...] = ()
+    #: The EIP list the pod reads (None: it names no list); with ``request=None`` and the list
+    #: set, the pod is beyond the list and waits.
+    eip_list: EipList | None = None
+
+    @property
+    def picks_from_list(self) -> bool:
+        """Whether the pod takes the first free entry of a list (it has no ordinal)."""
+        return self.eip_list is not None and self.eip_list.ordinal is None
+
+    def names(self, allocation_id: str) -> bool:
+        """Whether this pod asks for that existing EIP: its own, or (no ordinal) any list entry."""
+        if self.request is None or self.request.allocation_type is not AllocationType.STATIC:
+            return False
+        if self.picks_from_list and self.eip_list is not None:
+            return allocation_id in self.eip_list.entries
+        return self.request.allocation_id == allocation_id
 
 
 #: The annotation (suffix) each request field comes from, to name what a user edited.

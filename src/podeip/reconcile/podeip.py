@@ -38,9 +38,11 @@ from podeip.domain.request import ParseResult, changed_suffixes
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import key_of
-from podeip.reconcile.binding import SLOW_RETRY, Binding
+from podeip.reconcile.binding import SLOW_RETRY
 from podeip.reconcile.deps import pod_ref, podeip_ref
 from podeip.reconcile.looks import STEADY
+from podeip.reconcile.owners import Cascade
+from podeip.reconcile.pools import Pools
 from podeip.reconcile.queue import Key, Requeue
 from podeip.reconcile.teardown import Teardown
 
@@ -60,7 +62,7 @@ FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = 
 }
 
 
-class Reconciler(Binding, Teardown):
+class Reconciler(Pools, Cascade, Teardown):
     """The pass itself; its state and shared writers are in ``base.PassBase``."""
 
     # ---- entry point ---------------------------------------------------------------------
@@ -106,6 +108,8 @@ class Reconciler(Binding, Teardown):
             ),
             gone_since=records.gone_since_of(podeip),
             now=self.d.clock(),
+            kept_expiry=self.d.settings.kept_eip_expiry,
+            owner_deleted=await self._owner_deleted(podeip, pod),
         )
         if decision.action is release.Action.ASSOCIATE and pod is not None:
             podeip = await self._adopt(podeip, pod, reborn=True)
@@ -206,21 +210,25 @@ class Reconciler(Binding, Teardown):
             max_bandwidth=s.max_bandwidth_mbps,
             allow_prepaid=s.allow_prepaid,
             eci_aliases=not (s.enable_virtual_node and on_virtual),
+            tke_annotations=s.tke_annotations,
+            pod_name=pod.name,
+            resources=pod.resource_names,
         )
 
     def _asks_for(self, pod: PodView, podeip: PodEIP) -> bool:
         """Whether a (new) pod asks for this PodEIP's EIP: any request, and a Static one names it."""
-        request = self._parse(pod).request
-        if request is None:
+        parsed = self._parse(pod)
+        if parsed.request is None:
             return False
-        static = request.allocation_type is AllocationType.STATIC
-        return not static or request.allocation_id == podeip.spec.allocation_id
+        static = parsed.request.allocation_type is AllocationType.STATIC
+        return not static or parsed.names(podeip.spec.allocation_id)
 
     # ---- creation ------------------------------------------------------------------------
     async def _create(self, pod: PodView) -> PodEIP | None:
         if pod.is_gone or pod.is_terminating:
             return None
         if not pod.node_name:
+            await self._report_tke_only(pod)
             # Nothing is decided before the pod is scheduled (docs/compatibility.md §2.5): its node
             # decides whether it is served at all (virtual nodes) and which keys are read; its
             # next event (the binding) brings it back.
@@ -241,7 +249,10 @@ class Reconciler(Binding, Teardown):
             )
             return None
         await self._report(pod, parsed)
-        if parsed.request is None:  # invalid annotations: nothing is allocated
+        request = await self._from_list(pod, parsed)
+        if request is None and parsed.eip_list is not None and not parsed.errors:
+            return None  # an EIP list has no entry for the pod: it waits (reported)
+        if request is None:  # invalid annotations: nothing is allocated
             message = "; ".join(e.message for e in parsed.errors)
             await outputs.publish(
                 self.d.pods,
@@ -253,11 +264,11 @@ class Reconciler(Binding, Teardown):
             )
             return None
         try:
-            created = await self.d.podeips.create(records.new_podeip_body(pod, parsed.request))
+            created = await self.d.podeips.create(records.new_podeip_body(pod, request))
         except kube_errors.AlreadyExists:
             raise Requeue(after=0.0, reason="PodEIP appeared meanwhile") from None
         podeip = PodEIP.model_validate(created)
-        if parsed.request.allocation_type is AllocationType.AUTO:
+        if request.allocation_type is AllocationType.AUTO:
             self._fresh.add(podeip.metadata.uid or "")
         logger.info("created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid)
         return podeip
@@ -272,6 +283,12 @@ class Reconciler(Binding, Teardown):
         self._remember_report(pod.uid, signature)
         for event_type, reason, message in findings:
             await self.d.events.record(pod_ref(pod), type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
+
+    async def _report_tke_only(self, pod: PodView) -> None:
+        """A pod that is not scheduled yet may never be: say so when it asks for TKE's resources."""
+        tke_only = tuple(w for w in self._parse(pod).warnings if w.reason == c.EV_TKE_ONLY)
+        if tke_only:
+            await self._report(pod, ParseResult(request=None, warnings=tke_only))
 
     async def _tell_once(self, pod: PodView, reason: str, message: str) -> None:
         if self._reported.get(pod.uid) != reason + message:

@@ -44,6 +44,13 @@ def owner_label(pod: PodView) -> str:
     return str(pod.owner) if pod.owner else ""
 
 
+def owner_identity(pod: PodView) -> dict[str, str]:
+    """The owner's apiVersion and UID (cascade reclaim); nothing for a bare pod."""
+    if pod.owner is None or not pod.owner.uid:
+        return {}
+    return {c.ANN_OWNER_API_VERSION: pod.owner.api_version, c.ANN_OWNER_UID: pod.owner.uid}
+
+
 def new_podeip_body(pod: PodView, request: EipRequest) -> dict[str, Any]:
     """The PodEIP for a pod: same name, our finalizer in the create request, no ownerReferences."""
     allocation_type: dict[str, str] = {
@@ -66,6 +73,7 @@ def new_podeip_body(pod: PodView, request: EipRequest) -> dict[str, Any]:
                 c.ANN_ATTEMPT: "0",
                 c.ANN_POD_UID: pod.uid,
                 c.ANN_OWNER: owner_label(pod),
+                **owner_identity(pod),
             },
         },
         "spec": spec,

@@ -22,7 +22,7 @@ from podeip.cloud.models import EipStatus
 from podeip.domain import ownership, release
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
-from podeip.reconcile import outputs, records, steps
+from podeip.reconcile import expiry, outputs, records, steps
 from podeip.reconcile.base import PassBase, key_of
 from podeip.reconcile.deps import podeip_ref
 from podeip.reconcile.looks import BUSY_STATES
@@ -42,6 +42,7 @@ class Teardown(PassBase):
             podeip = await steps.record(
                 self.d, podeip, {"metadata": {"annotations": {c.ANN_POD_GONE_SINCE: moment}}}
             )
+        podeip = await expiry.report(self.d, podeip, decision)
         allocation_id = podeip.spec.allocation_id
         eip = await self.looks.eip(allocation_id) if allocation_id else None
         if eip is not None and eip.status in BUSY_STATES:
@@ -76,8 +77,8 @@ class Teardown(PassBase):
         strategy = podeip.spec.allocation_type.release_strategy
         reason = "WaitingForTTL" if strategy is ReleaseStrategy.TTL else "PodGone"
         message = f"the pod is gone; EIP {allocation_id} is kept ({strategy})"
-        if decision.next_check is not None:
-            message += f" until {decision.next_check.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        if (until := decision.expires_at or decision.next_check) is not None:
+            message += f" until {until.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         if (
             eip is not None
             and eip.status is EipStatus.AVAILABLE

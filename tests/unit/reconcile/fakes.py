@@ -78,6 +78,8 @@ class World:
     events: list[Recorded] = field(default_factory=list)
     pod_annotations: list[dict[str, Any]] = field(default_factory=list)
     pod_conditions: list[dict[str, Any]] = field(default_factory=list)
+    #: Static claims: allocation ID → holder identity (read-only here: passes before any claim).
+    claims: dict[str, str] = field(default_factory=dict)
     version: int = 0
 
     # ---- pods ---------------------------------------------------------------------------
@@ -161,6 +163,10 @@ class World:
         stored["metadata"]["resourceVersion"] = self._next_version()
         return copy.deepcopy(stored)
 
+    # ---- claims (read) -------------------------------------------------------------------
+    async def get_holder(self, allocation_id: str) -> str | None:
+        return self.claims.get(allocation_id)
+
     # ---- Events -------------------------------------------------------------------------
     async def record(self, obj: Any, *, type: str, reason: str, message: str) -> None:
         self.events.append(Recorded(type, reason, message, obj.kind))
@@ -191,7 +197,7 @@ def reconciler(world: World, settings: Settings | None = None, *, clock: Any = N
         pods=world,  # type: ignore[arg-type]
         podeips=_PodEIPs(world),  # type: ignore[arg-type]
         events=world,  # type: ignore[arg-type]
-        claims=None,  # type: ignore[arg-type]
+        claims=world,  # type: ignore[arg-type]
         cloud=CloudTripwire(),  # type: ignore[arg-type]
         metrics=None,  # type: ignore[arg-type]
         clock=clock or (lambda: NOW),

@@ -67,7 +67,10 @@ def assert_writable(text: str) -> None:
 
 # ---- no value wedges a pod ---------------------------------------------------------------------
 
-ALL_KEYS = sorted({key for suffix in c.INPUT_SUFFIXES for key in candidate_keys(suffix)})
+ALL_KEYS = sorted(
+    {key for suffix in c.INPUT_SUFFIXES for key in candidate_keys(suffix)}
+    | {c.TKE_EIP_ATTRIBUTES, c.TKE_EIP_CLAIM_DELETE_POLICY, c.TKE_EIP_ID_LIST}
+)
 ANY_CHAR = st.characters(codec=None, exclude_categories=())  # surrogates, controls, NUL included
 NASTY = st.one_of(
     st.text(ANY_CHAR, max_size=40),
@@ -95,6 +98,11 @@ NASTY = st.one_of(
             "5M",
             "PayByBandwidth",
             "AntiDDoS_Enhanced," * 100,
+            '{"Bandwidth":"100","ISP":"CMCC"}',
+            '{"Bandwidth":100,"ISP":"cucc","Other":1}',
+            "eip-abc,eip-abd",
+            "eip-abc,,eip-abd",
+            "Never",
         ]
     ),
     st.builds(lambda t: json.dumps({"k": t}, ensure_ascii=True), st.text(ANY_CHAR, max_size=10)),
@@ -117,6 +125,7 @@ async def test_any_annotations_become_a_stored_podeip_or_an_invalid_annotation_e
         PodView.from_body(world.pods[KEY]).annotations,
         owner_kind=owner,
         max_release_after=maximum,
+        pod_name=KEY[1],
     )
     for event in world.events:
         assert_writable(event.message)
@@ -132,6 +141,12 @@ async def test_any_annotations_become_a_stored_podeip_or_an_invalid_annotation_e
         json.dumps(stored, ensure_ascii=False).encode("utf-8")
         return
     assert stored is None
+    if parsed.requested and parsed.eip_list is not None and not parsed.errors:
+        # An EIP list without an entry for this pod: it waits, with a Warning and a False gate.
+        assert any(e.reason == c.EV_EIP_LIST_EXHAUSTED and e.type == "Warning" for e in world.events)
+        gate = gate_of(world)
+        assert gate is not None and (gate["status"], gate["reason"]) == ("False", c.EV_EIP_LIST_EXHAUSTED)
+        return
     if parsed.requested:
         invalid = [e for e in world.events if e.reason == c.EV_INVALID_ANNOTATION]
         assert invalid and all(e.type == "Warning" for e in invalid)
@@ -290,4 +305,16 @@ def test_lint_reads_every_value_as_the_operator_does(
     operator = reconciler(world, Settings(cloud={"provider": "simulated"}, enable_virtual_node=virtual))
     operator._virtual_nodes["virtual-a"] = True
     from_operator = operator._parse(PodView.from_body(world.pods[KEY]))
-    assert bad == [] and from_lint == from_operator
+    assert bad == []
+    if from_operator.eip_list is None:
+        assert from_lint == from_operator
+        return
+    # An EIP list: a template has no pod name, so no ordinal; lint says how replicas take the
+    # entries, and otherwise reads every value the same way.
+    assert from_lint.eip_list is not None and from_lint.eip_list.entries == from_operator.eip_list.entries
+    assert from_lint.errors == from_operator.errors
+    template_notes = [w for w in from_lint.warnings if w not in from_operator.warnings]
+    assert [w.reason for w in template_notes] == [c.EV_EXISTING_EIP_REQUESTED]
+    if from_operator.request is not None and from_lint.request is not None:
+        wanted = from_operator.request.allocation_id
+        assert from_lint.request.model_copy(update={"allocation_id": wanted}) == from_operator.request
