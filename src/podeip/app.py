@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     configure_logging(settings.log_level, settings.log_format)
+    return run_unless_refused(run(settings))
+
+
+#: Exit code of every command that refused to act beside another EIP controller.
+EXIT_REFUSED = 3
+
+
+def run_unless_refused(work: Coroutine[Any, Any, int | None]) -> int:
+    """Run a command's work; beside another EIP controller, log why and exit 3 (no traceback).
+    ``podeip run``, ``gc`` and ``adopt`` all refuse alike: each connects through ``connected``."""
     try:
-        asyncio.run(run(settings))
+        return asyncio.run(work) or 0
     except CoexistenceError as error:
         logger.error("%s", error)
-        return 3
-    return 0
+        return EXIT_REFUSED
 
 
 def build_provider(settings: Settings, metrics: Metrics) -> EipProvider:

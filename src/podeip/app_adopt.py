@@ -8,11 +8,10 @@ works".
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 
-from podeip.app import connected
+from podeip.app import connected, run_unless_refused
 from podeip.observability.logging import configure_logging
 from podeip.reconcile import adopt
 from podeip.settings import Settings
@@ -32,11 +31,11 @@ def main(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)
     configure_logging(settings.log_level, "text")
 
-    async def take_over() -> list[adopt.Finding]:
+    async def take_over() -> None:
         async with connected(settings) as deps:
-            return await adopt.run(
+            findings = await adopt.run(
                 deps, namespace=args.namespace, names=tuple(args.names), dry_run=args.dry_run
             )
+        print(json.dumps(adopt.as_rows(findings), indent=2))
 
-    print(json.dumps(adopt.as_rows(asyncio.run(take_over())), indent=2))
-    return 0
+    return run_unless_refused(take_over())

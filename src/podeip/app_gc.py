@@ -7,11 +7,10 @@ for a drain before uninstalling or a manual check. ``--dry-run`` reports what wo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 
-from podeip.app import connected
+from podeip.app import connected, run_unless_refused
 from podeip.observability.logging import configure_logging
 from podeip.reconcile import gc
 from podeip.settings import Settings
@@ -30,10 +29,10 @@ def main(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)
     configure_logging(settings.log_level, "text")
 
-    async def sweep() -> gc.Sweep:
+    async def sweep() -> int:
         async with connected(settings) as deps:
-            return await gc.run_pass(deps, dry_run=args.dry_run)
+            result = await gc.run_pass(deps, dry_run=args.dry_run)
+        print(json.dumps(result.__dict__, indent=2))
+        return 1 if result.aborted else 0
 
-    result = asyncio.run(sweep())
-    print(json.dumps(result.__dict__, indent=2))
-    return 1 if result.aborted else 0
+    return run_unless_refused(sweep())

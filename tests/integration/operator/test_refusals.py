@@ -119,6 +119,19 @@ def test_a_running_aenc_is_refused_with_a_log_line_and_an_event(
         assert len(refusals) == 1 and refusals[0]["type"] == "Warning"
         assert "two EIP controllers would allocate twice" in refusals[0]["message"]
         assert cloud.engine.call_log()[calls_before:] == []
+        # podeip gc and podeip adopt refuse alike: exit 3, the reason, no traceback, no cloud call.
+        for command in (["gc", "--dry-run"], ["adopt", "--dry-run"]):
+            once = subprocess.run(
+                [sys.executable, "-m", "podeip", *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert once.returncode == 3, (command, once.stdout, once.stderr)
+            assert "ack-extend-network-controller is running" in once.stderr
+            assert "Traceback" not in once.stderr and once.stdout == ""
+        assert cloud.engine.call_log()[calls_before:] == []
 
         # Scaled to zero (AENC stopped, its objects kept): the operator starts.
         kubectl("apply", "-f", "-", input=json.dumps(aenc_deployment(0)))
