@@ -413,6 +413,9 @@ async def run(
             # No kopf peering: it would pause the leader whenever a standby starts. The leader
             # Lease alone keeps one instance active; a standby only watches and queues.
             standalone=True,
+            # Given, so that kopf does not derive one from the user name: the image's user
+            # (65532) has no passwd entry, and getpass.getuser() raised at start.
+            identity=os.environ.get("HOSTNAME", "podeip-operator"),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )
