@@ -17,7 +17,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -415,7 +415,8 @@ async def run(
             standalone=True,
             # Given, so that kopf does not derive one from the user name: the image's user
             # (65532) has no passwd entry, and getpass.getuser() raised at start.
-            identity=os.environ.get("HOSTNAME", "podeip-operator"),
+            # (kopf types it as its internal NewType ``Identity`` over str, not exported.)
+            identity=cast(Any, os.environ.get("HOSTNAME", "podeip-operator")),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )
