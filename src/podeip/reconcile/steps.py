@@ -27,7 +27,7 @@ from podeip.cloud import errors as cloud_errors
 from podeip.cloud.models import Eip, EipStatus, Eni
 from podeip.domain import ownership, tokens
 from podeip.reconcile import records
-from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
+from podeip.reconcile.deps import Deps, log_fields, pod_ref, podeip_ref
 from podeip.reconcile.queue import Requeue
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,14 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tu
     updated = await record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
     message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
     await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
-    logger.info("PodEIP %s/%s: %s (request %s)", namespace, name, message, allocation.request_id)
+    logger.info(
+        "PodEIP %s/%s: %s (request %s)",
+        namespace,
+        name,
+        message,
+        allocation.request_id,
+        extra=log_fields(updated, operation="AllocateEipAddress", request_id=allocation.request_id),
+    )
     seen = Eip(
         allocation_id=allocation.allocation_id,
         ip_address=allocation.ip_address,
@@ -142,7 +149,12 @@ async def _tagged_for_me(d: Deps, podeip: PodEIP) -> Eip | None:
     if not found:
         return None
     eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
-    logger.info("PodEIP %s: found EIP %s by its tags; recording it", podeip.metadata.name, eip.allocation_id)
+    logger.info(
+        "PodEIP %s: found EIP %s by its tags; recording it",
+        podeip.metadata.name,
+        eip.allocation_id,
+        extra=log_fields(podeip, allocation_id=eip.allocation_id),
+    )
     return eip
 
 
@@ -238,5 +250,6 @@ async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     d.metrics.gc_released.labels(strategy=podeip.spec.allocation_type.release_strategy.value).inc()
     message = f"EIP {eip.ip_address} ({eip.allocation_id}) released"
     await d.events.normal(podeip_ref(podeip), reason=c.EV_RELEASED, message=message)
-    logger.info("PodEIP %s/%s: %s", namespace, name, message)
+    fields = log_fields(podeip, allocation_id=eip.allocation_id, operation="ReleaseEipAddress")
+    logger.info("PodEIP %s/%s: %s", namespace, name, message, extra=fields)
     return True
