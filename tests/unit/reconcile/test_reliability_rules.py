@@ -1,0 +1,323 @@
+"""We test the reliability rules the reconciler implements (docs/reliability.md R1–R16), one
+test per rule, named after it, on the real reconciler in process (``harness.Bed``: an in-memory
+Kubernetes, the simulated cloud's engine, one manual clock). Every test ends with the reasons
+audit (each Event, PodEIP condition and pod gate reason is in the catalogue of
+``constants.py``) and, where the lifecycle ends, a leak audit of the cloud.
+
+Not here, because the reconciler does not implement them: R9's Lease (app, leadership), R11 and
+R13 (kopf's configuration: tests/unit/controllers), R16 (RBAC and the admission policy: the
+chart tests). R9's "safe with two" is tested below as two operators' passes interleaved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from podeip import constants as c
+from podeip.api.podeip import PodEIP
+from podeip.cloud.models import EipStatus
+from podeip.reconcile import records
+from podeip.reconcile.binding import LOST_CONFIRM
+from podeip.reconcile.looks import STEADY
+from podeip.simulator.faults import Fault
+
+from .harness import CLUSTER, KEY, Bed
+
+K = c.PREFIX_K8S
+AUTO = {K + c.POD_WITH_EIP: "true"}
+
+
+def static(allocation_id: str) -> dict[str, str]:
+    return {K + c.POD_EIP_INSTANCE_ID: allocation_id}
+
+
+def audit_reasons(bed: Bed) -> None:
+    """Every reason written is the catalogue's (users alert on them)."""
+    written = {event.reason for event in bed.world.events}
+    written |= {condition["reason"] for condition in bed.world.pod_conditions if condition.get("reason")}
+    for body in bed.world.podeips.values():
+        written |= {cond.get("reason") for cond in (body.get("status") or {}).get("conditions") or []}
+    assert written <= c.REASONS, written - c.REASONS
+
+
+def audit_no_leak(bed: Bed) -> None:
+    """After the lifecycle: no EIP of ours is left (the release's transition is let run)."""
+    bed.clock.advance(30)
+    ours = [e for e in bed.engine.eips() if e.tags.get(c.TAG_CLUSTER_ID) == CLUSTER]
+    assert ours == []
+
+
+@pytest.fixture
+async def bed() -> AsyncIterator[Bed]:
+    made = Bed()
+    made.eni()
+    yield made
+    audit_reasons(made)
+
+
+async def bound(bed: Bed, annotations: dict[str, str] | None = None, **pod: Any) -> PodEIP:
+    bed.add_pod(AUTO if annotations is None else annotations, **pod)
+    await bed.settle()
+    podeip = bed.podeip()
+    assert podeip is not None and podeip.status is not None
+    assert podeip.status.eip_address, "the pod should be bound"
+    return podeip
+
+
+def eip_of(bed: Bed, allocation_id: str) -> Any:
+    return next(e for e in bed.engine.eips() if e.allocation_id == allocation_id)
+
+
+# ---- creation --------------------------------------------------------------------------------
+
+
+async def test_r1_record_before_create(bed: Bed) -> None:
+    """The PodEIP, with our finalizer, its token, attempt and frozen request, exists before
+    Allocate; the allocation ID is written right after the call."""
+    seen: list[PodEIP | None] = []
+    allocate = bed.cloud.allocate_eip
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(bed.podeip())
+        return await allocate(*args, **kwargs)
+
+    bed.cloud.allocate_eip = watched  # type: ignore[method-assign]
+    podeip = await bound(bed)
+    before = seen[0]
+    assert before is not None and c.FINALIZER in (before.metadata.finalizers or [])
+    assert before.spec.allocation_id == ""
+    assert records.frozen_request(before) is not None
+    assert podeip.spec.allocation_id == bed.engine.eips()[0].allocation_id
+
+
+async def test_r1_r2_a_lost_allocate_answer_does_not_allocate_twice(bed: Bed) -> None:
+    """The answer of a successful Allocate is lost: the retry carries the same ClientToken (the
+    frozen request), so exactly one EIP exists, and it is the one recorded."""
+    bed.engine.faults.add(Fault(action="AllocateEipAddress", code=None, times=1))
+    podeip = await bound(bed)
+    assert len(bed.engine.eips()) == 1
+    assert podeip.spec.allocation_id == bed.engine.eips()[0].allocation_id
+    tokens = {call.params.get("ClientToken") for call in bed.engine.call_log(action="AllocateEipAddress")}
+    assert len(tokens) == 1 and None not in tokens
+
+
+async def test_r3_a_crash_after_allocate_finds_the_eip_by_its_tags(bed: Bed) -> None:
+    """Allocated, then the operator died before recording it: after the restart the tag lookup
+    finds it and records it instead of allocating again."""
+    bed.add_pod(AUTO)
+    write = bed.world.patch_metadata_and_spec
+
+    async def crash(namespace: str, name: str, patch: Any, *, resource_version: str) -> Any:
+        if (patch.get("spec") or {}).get("allocationID"):
+            raise SystemExit("crash after allocate, before record")
+        return await write(namespace, name, patch, resource_version=resource_version)
+
+    bed.world.patch_metadata_and_spec = crash  # type: ignore[method-assign]
+    bed.restart()  # the crash-prone world is wired in
+    with pytest.raises(SystemExit):
+        await bed.settle()
+    bed.world.patch_metadata_and_spec = write  # type: ignore[method-assign]
+    bed.restart()
+    await bed.settle()
+    assert bed.calls("AllocateEipAddress") == 1
+    podeip = bed.podeip()
+    assert podeip is not None and podeip.spec.allocation_id == bed.engine.eips()[0].allocation_id
+    assert bed.engine.eips()[0].tags[c.TAG_PODEIP_UID] == podeip.metadata.uid
+
+
+# ---- deletion and release --------------------------------------------------------------------
+
+
+async def test_r4_teardown_never_gives_up(bed: Bed) -> None:
+    """Release keeps failing: the finalizer stays; once the cloud answers, the EIP is released
+    and only then does the PodEIP go."""
+    podeip = await bound(bed)
+    bed.engine.faults.add(Fault(action="ReleaseEipAddress", code="Forbidden.RAM", times=6))
+    bed.delete_pod()
+    await bed.settle(passes=4)
+    assert bed.podeip() is not None and c.FINALIZER in (bed.podeip().metadata.finalizers or [])  # type: ignore[union-attr]
+    assert any(e.allocation_id == podeip.spec.allocation_id for e in bed.engine.eips())
+    assert c.EV_PERMISSION_DENIED in bed.reasons()
+    await bed.settle(passes=40, horizon=3600)
+    assert bed.podeip() is None
+    audit_no_leak(bed)
+
+
+@pytest.mark.parametrize(("strategy", "released"), [("Follow", True), ("Never", False), ("10m", False)])
+async def test_r5_the_release_matrix_for_auto(bed: Bed, strategy: str, released: bool) -> None:
+    """Pod gone: unbound at once whatever the strategy; released only by Follow (a TTL waits)."""
+    # (a StatefulSet's pod: only stateful pods may keep an EIP, docs/compatibility.md §5)
+    podeip = await bound(bed, AUTO | {K + c.RELEASE_STRATEGY: strategy}, owner="StatefulSet")
+    bed.delete_pod()
+    await bed.settle(horizon=60)
+    eip = next((e for e in bed.engine.eips() if e.allocation_id == podeip.spec.allocation_id), None)
+    if released:
+        assert eip is None or eip.status is EipStatus.RELEASING
+        assert bed.podeip() is None
+    else:
+        assert eip is not None and eip.status is EipStatus.AVAILABLE and not eip.instance_id
+        assert bed.podeip() is not None
+
+
+async def test_r5_a_static_eip_is_never_released(bed: Bed) -> None:
+    """Static: unbound when the pod goes, and the PodEIP's deletion forgets it, never releases."""
+    allocation_id = bed.engine.seed_eip(status=EipStatus.AVAILABLE).allocation_id
+    await bound(bed, static(allocation_id))
+    assert bed.world.claims.get(allocation_id)
+    bed.delete_pod()
+    await bed.settle()
+    bed.delete_podeip()
+    await bed.settle()
+    assert bed.podeip() is None
+    assert bed.calls("ReleaseEipAddress") == 0 and bed.calls("TagResources") == 0
+    assert eip_of(bed, allocation_id).status is EipStatus.AVAILABLE
+    assert allocation_id not in bed.world.claims
+
+
+async def test_r6_compare_and_act_unbind_never_unbinds_what_we_did_not_bind(bed: Bed) -> None:
+    """Re-bound out of band to another ENI: the pod's going unbinds nothing and releases
+    nothing; the PodEIP's deletion waits for a human with a Warning."""
+    podeip = await bound(bed)
+    allocation_id = podeip.spec.allocation_id
+    other = bed.engine.add_eni(primary_ip="10.0.1.1", private_ips=("10.0.1.9",))
+    bed.engine.edit_eip(allocation_id, instance_id=other.eni_id, private_ip="10.0.1.9")
+    bed.clock.advance(STEADY + 1)
+    unbinds = bed.calls("UnassociateEipAddress")
+    bed.delete_pod()
+    await bed.settle(horizon=120)
+    assert bed.calls("UnassociateEipAddress") == unbinds
+    assert bed.calls("ReleaseEipAddress") == 0
+    assert eip_of(bed, allocation_id).instance_id == other.eni_id
+    podeip_now = bed.podeip()
+    assert podeip_now is not None and podeip_now.metadata.deletion_timestamp is not None
+    assert c.EV_FAILED_RELEASE in bed.reasons()
+
+
+# ---- ownership and concurrency ---------------------------------------------------------------
+
+
+async def test_r7_never_rob_a_static_eip_bound_elsewhere(bed: Bed) -> None:
+    allocation_id = bed.engine.seed_eip(instance_id="i-someone", instance_type="EcsInstance").allocation_id
+    bed.add_pod(static(allocation_id))
+    await bed.settle(horizon=120)
+    assert bed.calls("AssociateEipAddress") == 0 and bed.calls("UnassociateEipAddress") == 0
+    assert eip_of(bed, allocation_id).instance_id == "i-someone"
+    assert c.EV_CONFLICT in bed.reasons()
+
+
+async def test_r7_one_holder_per_allocation_id(bed: Bed) -> None:
+    """Two pods name one Static EIP: the first binds it, the second waits naming the holder."""
+    allocation_id = bed.engine.seed_eip(status=EipStatus.AVAILABLE).allocation_id
+    await bound(bed, static(allocation_id))
+    second = ("ns", "web-1")
+    bed.engine.add_eni(primary_ip="10.0.2.1", private_ips=("10.0.2.5",))
+    bed.add_pod(static(allocation_id), key=second, pod_ip="10.0.2.5", uid="pod-uid-2")
+    await bed.settle(second, horizon=120)
+    assert bed.calls("AssociateEipAddress") == 1
+    assert eip_of(bed, allocation_id).private_ip_address == "10.0.0.5"
+    claimed = [e for e in bed.world.events if e.reason == c.EV_CLAIMED_BY_OTHER]
+    assert claimed and "ns/web-0" in claimed[0].message
+
+
+async def test_r9_two_operators_interleaved_make_one_eip(bed: Bed) -> None:
+    """Two instances overlap (kopf peering is no leader election): their passes interleave,
+    each with its own memory; still one Allocate and one Associate."""
+    bed.add_pod(AUTO)
+    first = bed.reconciler
+    bed.restart()
+    second = bed.reconciler
+    for _ in range(20):
+        for reconciler in (first, second):
+            bed.reconciler = reconciler
+            requeue = await bed.once()
+            bed.clock.advance(requeue.after if requeue else 0.0)
+    assert bed.calls("AllocateEipAddress") == 1 and bed.calls("AssociateEipAddress") == 1
+    assert len(bed.engine.eips()) == 1
+
+
+async def test_r10_the_pod_is_re_read_before_associate(bed: Bed) -> None:
+    """The pod is replaced (same name, new UID, its IP reused) between the start of the pass and
+    Associate: nothing is associated with the old pod's identity."""
+    bed.add_pod(AUTO)
+
+    def replace(reads: int) -> None:
+        if reads == 2:  # the pass's own read was the first; the second is R10's re-read
+            bed.add_pod(AUTO, uid="pod-uid-2")
+
+    bed.world.on_pod_read = replace
+    requeue = await bed.once()
+    assert requeue is not None and requeue.reason == "the pod changed"
+    assert bed.calls("AssociateEipAddress") == 0
+    bed.world.on_pod_read = None
+
+
+async def test_r10_a_changed_pod_ip_is_unbound_then_bound_anew(bed: Bed) -> None:
+    """After the EIP is InUse, a pod whose IP no longer matches the binding gets it unbound
+    from the old IP (which may be another pod's now, T7) and bound to its own."""
+    podeip = await bound(bed)
+    bed.engine.add_eni(primary_ip="10.0.3.1", private_ips=("10.0.3.5",))
+    bed.world.pods[KEY]["status"]["podIP"] = "10.0.3.5"
+    bed.clock.advance(STEADY + 1)
+    await bed.settle(horizon=120)
+    assert bed.calls("UnassociateEipAddress") == 1
+    assert eip_of(bed, podeip.spec.allocation_id).private_ip_address == "10.0.3.5"
+
+
+# ---- waits, drift, errors --------------------------------------------------------------------
+
+
+async def test_r12_wait_by_requeue_never_by_sleeping(bed: Bed) -> None:
+    """While Associating, a pass returns a requeue delay; nothing in the pass sleeps."""
+    bed.add_pod(AUTO)
+    requeue = None
+    for _ in range(5):
+        requeue = await bed.once()
+        if requeue is not None and requeue.after > 0:
+            break
+    assert requeue is not None and requeue.after > 0
+    assert bed.clock.sleeps == []
+
+
+async def test_r14_drift_an_eip_released_out_of_band_is_replaced(bed: Bed) -> None:
+    """Released in the console: confirmed lost by two looks apart, then allocated anew."""
+    podeip = await bound(bed)
+    bed.engine.delete_eip(podeip.spec.allocation_id)
+    bed.clock.advance(STEADY + 1)
+    await bed.settle(horizon=120)
+    assert bed.calls("AllocateEipAddress") == 2
+    now = bed.podeip()
+    assert now is not None and now.spec.allocation_id != podeip.spec.allocation_id
+    assert c.EV_EIP_LOST in bed.reasons()
+    assert LOST_CONFIRM > 0
+
+
+async def test_r14_drift_an_eip_unbound_out_of_band_is_bound_again(bed: Bed) -> None:
+    podeip = await bound(bed)
+    bed.engine.edit_eip(
+        podeip.spec.allocation_id, status=EipStatus.AVAILABLE, instance_id="", instance_type=""
+    )
+    bed.clock.advance(STEADY + 1)
+    await bed.settle(horizon=120)
+    assert bed.calls("AssociateEipAddress") == 2
+    assert eip_of(bed, podeip.spec.allocation_id).status is EipStatus.IN_USE
+
+
+async def test_r15_a_quota_error_backs_off_on_the_injected_clock(bed: Bed) -> None:
+    """QuotaExceeded: a condition and an Event, then a backoff that no pass cuts short (no hot
+    loop) until the manual clock passes it."""
+    bed.engine.faults.add(Fault(action="AllocateEipAddress", code="QuotaExceeded.Eip", times=1))
+    bed.add_pod(AUTO)
+    requeue = await bed.once()
+    assert requeue is not None and requeue.after >= 60
+    assert c.EV_QUOTA_EXCEEDED in bed.reasons()
+    calls = len(bed.engine.call_log())
+    for _ in range(3):  # our own writes bring the key back: it waits
+        again = await bed.once()
+        assert again is not None and again.after > 0
+    assert len(bed.engine.call_log()) == calls
+    bed.clock.advance(requeue.after)
+    await bed.settle()
+    assert bed.calls("AllocateEipAddress") == 1 and bed.calls("AssociateEipAddress") == 1
