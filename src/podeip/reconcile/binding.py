@@ -99,6 +99,12 @@ class Binding(PassBase):
         await self._still_the_same_pod(pod)
         self.looks.forget(allocation_id)
         association = self._next_round(key, "associate")
+        if association == 0 and self._was_bound_to(podeip, pod, found.eni_id):
+            # Bound here before, unbound since, and this process does not remember the round
+            # (a restart): round 0's token was spent on the first binding, and Alibaba would
+            # answer it as a replay and bind nothing. The EIP is Available, so no earlier call
+            # of ours is pending for it: any token not used before is safe, and the time is one.
+            association = int(self.d.clock().timestamp())
         await steps.associate(self.d, podeip, pod, eni=found, round=association)
         self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
         self._rounds[(key, "associate")] = association
@@ -106,6 +112,18 @@ class Binding(PassBase):
             podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
         )
         raise self.looks.poll(key, "associating")
+
+    @staticmethod
+    def _was_bound_to(podeip: PodEIP, pod: PodView, eni_id: str) -> bool:
+        """The PodEIP's status shows its EIP bound to this pod IP on this ENI (from a pass that
+        saw it InUse there): an association to this target has been made before."""
+        status = podeip.status
+        return bool(
+            status
+            and status.eip_address
+            and status.private_ip_address == pod.pod_ip
+            and status.network_interface_id == eni_id
+        )
 
     def _next_round(self, key: Key, what: str) -> int:
         return self._rounds.get((key, what), -1) + 1

@@ -198,6 +198,14 @@ class Bed:
     def calls(self, action: str) -> int:
         return len([call for call in self.engine.mutations() if call.action == action])
 
+    def allocated(self) -> set[str]:
+        """The EIPs Allocate made (a replay of a token answers the same EIP: counted once)."""
+        return {
+            call.allocation_id or ""
+            for call in self.engine.mutations()
+            if call.action == "AllocateEipAddress"
+        }
+
     def reasons(self) -> list[str]:
         return [event.reason for event in self.world.events]
 

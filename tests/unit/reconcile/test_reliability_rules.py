@@ -19,7 +19,7 @@ import pytest
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.models import EipStatus
-from podeip.reconcile import records
+from podeip.reconcile import records, steps
 from podeip.reconcile.binding import LOST_CONFIRM
 from podeip.reconcile.looks import STEADY
 from podeip.simulator.faults import Fault
@@ -321,3 +321,106 @@ async def test_r15_a_quota_error_backs_off_on_the_injected_clock(bed: Bed) -> No
     bed.clock.advance(requeue.after)
     await bed.settle()
     assert bed.calls("AllocateEipAddress") == 1 and bed.calls("AssociateEipAddress") == 1
+
+
+# ---- crashes and lost answers (R1, R2, R4 across restarts) -----------------------------------
+
+
+class Crash(BaseException):
+    """The process dies at a crash point (``os._exit`` in the real operator)."""
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        steps.AFTER_ALLOCATE_BEFORE_RECORD,
+        steps.AFTER_ASSOCIATE_BEFORE_STATUS,
+        steps.AFTER_RELEASE_BEFORE_FINALIZER,
+    ],
+)
+async def test_r1_r4_a_crash_at_each_crash_point_leaks_nothing_and_makes_nothing_twice(
+    bed: Bed, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    armed = [True]
+
+    def crash_point(d: Any, name: str) -> None:
+        if name == point and armed[0]:
+            armed[0] = False
+            raise Crash(name)
+
+    monkeypatch.setattr(steps, "crash_point", crash_point)
+    bed.add_pod(AUTO)
+    for phase in ("bind", "release"):
+        try:
+            await bed.settle(horizon=300)
+        except Crash:
+            bed.restart()
+            await bed.settle(horizon=300)
+        if phase == "bind":
+            podeip = bed.podeip()
+            assert podeip is not None and podeip.status is not None and podeip.status.eip_address
+            bed.delete_pod()
+    assert not armed[0], "the crash point was reached"
+    assert len(bed.allocated()) == 1
+    assert bed.podeip() is None
+    audit_no_leak(bed)
+
+
+@pytest.mark.parametrize(
+    "action", ["AllocateEipAddress", "AssociateEipAddress", "UnassociateEipAddress", "ReleaseEipAddress"]
+)
+async def test_r2_a_lost_answer_on_any_mutation_leaks_nothing(bed: Bed, action: str) -> None:
+    """The call happens, its answer is lost (twice): retried, the lifecycle still completes once."""
+    bed.engine.faults.add(Fault(action=action, code=None, times=2))
+    await bound(bed)
+    bed.delete_pod()
+    await bed.settle(horizon=600)
+    assert len(bed.allocated()) == 1
+    assert bed.podeip() is None
+    audit_no_leak(bed)
+
+
+async def test_r5_an_expired_ttl_releases(bed: Bed) -> None:
+    podeip = await bound(bed, AUTO | {K + c.RELEASE_STRATEGY: "10m"}, owner="StatefulSet")
+    bed.delete_pod()
+    await bed.settle(horizon=60)
+    assert bed.podeip() is not None
+    bed.clock.advance(10 * 60)
+    await bed.settle(horizon=600)
+    assert bed.podeip() is None
+    assert podeip.spec.allocation_id in [
+        call.allocation_id for call in bed.engine.mutations() if call.action == "ReleaseEipAddress"
+    ]
+    audit_no_leak(bed)
+
+
+async def test_r14_rebinding_after_a_restart_is_not_a_silent_no_op(bed: Bed) -> None:
+    """Unbound out of band after a restart: the new Associate must not reuse the first one's
+    token (Alibaba would answer it as a replay and bind nothing)."""
+    podeip = await bound(bed)
+    bed.restart()
+    bed.engine.edit_eip(
+        podeip.spec.allocation_id, status=EipStatus.AVAILABLE, instance_id="", instance_type=""
+    )
+    bed.clock.advance(STEADY + 1)
+    await bed.settle(horizon=120)
+    assert eip_of(bed, podeip.spec.allocation_id).status is EipStatus.IN_USE
+    tokens = [call.params.get("ClientToken") for call in bed.engine.call_log(action="AssociateEipAddress")]
+    assert len(tokens) == 2 and len(set(tokens)) == 2, "one call to bind again, with a new token"
+
+
+async def test_r5_a_podeip_deleted_by_a_user_while_its_pod_runs(bed: Bed) -> None:
+    """Its EIP is unbound and released, then the pod, still asking, gets a new PodEIP and EIP."""
+    first = await bound(bed)
+    bed.delete_podeip()
+    await bed.settle(horizon=300)
+    second = bed.podeip()
+    assert second is not None and second.metadata.uid != first.metadata.uid
+    assert KEY in bed.enqueued
+    await bed.settle(horizon=300)
+    second = bed.podeip()
+    assert second is not None and second.status is not None and second.status.eip_address
+    assert first.spec.allocation_id not in {
+        e.allocation_id for e in bed.engine.eips() if e.status is not EipStatus.RELEASING
+    }
+    assert len([e for e in bed.engine.eips() if e.status is not EipStatus.RELEASING]) == 1
