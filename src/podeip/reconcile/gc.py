@@ -224,7 +224,11 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                 ),
             )  # fmt: skip
         d.released_at.append(d.clock())  # counted before the call: a failed release still counts
+        if looks is not None:  # the listing above was remembered: it is no longer true
+            looks.forget(eip.allocation_id)
         await d.cloud.release_eip(eip.allocation_id)
+        if looks is not None:
+            looks.drop(eip.allocation_id)
         sweep.released.append(eip.allocation_id)
         d.metrics.gc_released.labels(strategy="orphan").inc()
         logger.warning(

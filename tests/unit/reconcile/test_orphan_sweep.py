@@ -19,6 +19,7 @@ from podeip import app_gc, cli
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.reconcile import gc
+from podeip.reconcile.looks import STEADY
 from podeip.simulator.faults import Fault
 
 from .harness import CLUSTER, KEY, Bed
@@ -163,3 +164,18 @@ def test_r8_podeip_gc_dry_run_releases_nothing(monkeypatch: pytest.MonkeyPatch, 
     # Without --dry-run the same pass releases it (so the dry run is what held it back).
     assert app_gc.main(argparse.Namespace(kubeconfig=None, kube_context=None, dry_run=False)) == 0
     assert released(bed) == [orphan]
+
+
+async def test_r8_a_released_orphan_leaves_no_observation_behind(bed: Bed) -> None:
+    """The sweep's listing is remembered by the passes' looks; the orphan it then releases must
+    not be served from there as still Available (architecture notes, defect 5)."""
+    await with_podeip(bed)
+    orphan = tagged(bed, "uid-gone", status=EipStatus.AVAILABLE)
+    bed.clock.advance(GRACE + 1)
+    looks = bed.reconciler.looks
+    sweep = await gc.run_pass(bed.deps, looks=looks)
+    assert sweep.released == [orphan]
+    bed.clock.advance(30)  # the release's transition is over: the EIP is gone
+    describes = len(bed.engine.call_log(action="DescribeEipAddresses"))
+    assert await looks.eip(orphan, max_age=STEADY) is None
+    assert len(bed.engine.call_log(action="DescribeEipAddresses")) == describes + 1

@@ -424,3 +424,73 @@ async def test_r5_a_podeip_deleted_by_a_user_while_its_pod_runs(bed: Bed) -> Non
         e.allocation_id for e in bed.engine.eips() if e.status is not EipStatus.RELEASING
     }
     assert len([e for e in bed.engine.eips() if e.status is not EipStatus.RELEASING]) == 1
+
+
+# ---- same-name pods, pod IP reuse, out-of-band edits (T7, R5, R7) ----------------------------
+
+NEVER = AUTO | {K + c.RELEASE_STRATEGY: "Never"}
+
+
+async def test_r5_a_reborn_pod_of_the_same_owner_takes_the_kept_eip_back(bed: Bed) -> None:
+    podeip = await bound(bed, NEVER, owner="StatefulSet")
+    bed.delete_pod()
+    await bed.settle(horizon=60)
+    bed.engine.add_eni(primary_ip="10.0.4.1", private_ips=("10.0.4.5",))
+    bed.add_pod(NEVER, owner="StatefulSet", uid="pod-uid-2", pod_ip="10.0.4.5")
+    await bed.settle(horizon=120)
+    eip = eip_of(bed, podeip.spec.allocation_id)
+    assert eip.status is EipStatus.IN_USE and eip.private_ip_address == "10.0.4.5"
+    assert len(bed.allocated()) == 1
+
+
+async def test_r5_a_same_name_pod_of_another_owner_gets_nothing_of_the_kept_eip(bed: Bed) -> None:
+    podeip = await bound(bed, NEVER, owner="StatefulSet")
+    bed.delete_pod()
+    await bed.settle(horizon=60)
+    bed.add_pod(AUTO, owner=None, uid="pod-uid-2")  # a bare pod now, same name
+    await bed.settle(horizon=120)
+    eip = eip_of(bed, podeip.spec.allocation_id)
+    assert eip.status is EipStatus.AVAILABLE and not eip.instance_id
+    assert c.EV_CLAIMED_BY_OTHER in bed.reasons()
+
+
+async def test_t7_a_reused_pod_ip_never_keeps_the_old_pods_eip(bed: Bed) -> None:
+    """Pod A goes, pod B (another name) gets A's IP: whichever pass runs first, A's EIP ends
+    released and B ends with its own EIP on that IP."""
+    first = await bound(bed)
+    bed.delete_pod()
+    other = ("ns", "api-0")
+    bed.add_pod(AUTO, key=other, uid="pod-uid-b")
+    await bed.settle(other, horizon=300)
+    await bed.settle(horizon=300)
+    await bed.settle(other, horizon=600)
+    b = bed.podeip(other)
+    assert b is not None and b.spec.allocation_id != first.spec.allocation_id
+    assert eip_of(bed, b.spec.allocation_id).private_ip_address == "10.0.0.5"
+    assert first.spec.allocation_id not in {
+        e.allocation_id for e in bed.engine.eips() if e.status is not EipStatus.RELEASING
+    }
+
+
+async def test_r5_r6_an_eip_whose_tags_were_stripped_is_never_released(bed: Bed) -> None:
+    podeip = await bound(bed)
+    bed.engine.edit_eip(podeip.spec.allocation_id, tags={})
+    bed.clock.advance(STEADY + 1)
+    bed.delete_pod()
+    await bed.settle(horizon=300)
+    assert bed.calls("ReleaseEipAddress") == 0 and bed.calls("TagResources") == 0
+    assert any(e.allocation_id == podeip.spec.allocation_id for e in bed.engine.eips())
+
+
+async def test_r4_the_pod_deleted_while_associating_leaks_nothing(bed: Bed) -> None:
+    bed.add_pod(AUTO)
+    for _ in range(3):
+        requeue = await bed.once()
+        if bed.calls("AssociateEipAddress"):
+            break
+        bed.clock.advance(requeue.after if requeue else 0.0)
+    assert bed.calls("AssociateEipAddress") == 1
+    bed.delete_pod()
+    await bed.settle(horizon=600)
+    assert bed.podeip() is None
+    audit_no_leak(bed)
