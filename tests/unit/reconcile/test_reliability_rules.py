@@ -494,3 +494,48 @@ async def test_r4_the_pod_deleted_while_associating_leaks_nothing(bed: Bed) -> N
     await bed.settle(horizon=600)
     assert bed.podeip() is None
     audit_no_leak(bed)
+
+
+@pytest.mark.parametrize("lost", [None, "AddCommonBandwidthPackageIp", "RemoveCommonBandwidthPackageIp"])
+async def test_r6_a_shared_bandwidth_package_is_joined_and_left_first(bed: Bed, lost: str | None) -> None:
+    """With a package: joined before Associate, left before Release (with a lost answer on
+    either: still exactly once in effect), and nothing is left behind."""
+    package = bed.engine.add_bandwidth_package()
+    if lost:
+        bed.engine.faults.add(Fault(action=lost, code=None, times=1))
+    podeip = await bound(bed, AUTO | {K + c.EIP_COMMON_BANDWIDTH_PACKAGE_ID: package})
+    assert eip_of(bed, podeip.spec.allocation_id).bandwidth_package_id == package
+    bed.delete_pod()
+    await bed.settle(horizon=600)
+    assert bed.podeip() is None
+    order = [call.action for call in bed.engine.mutations(allocation_id=podeip.spec.allocation_id)]
+    assert order.index("RemoveCommonBandwidthPackageIp") < order.index("ReleaseEipAddress")
+    audit_no_leak(bed)
+
+
+async def test_r5_a_static_eip_deleted_out_of_band_is_reported_never_replaced(bed: Bed) -> None:
+    allocation_id = bed.engine.seed_eip(status=EipStatus.AVAILABLE).allocation_id
+    await bound(bed, static(allocation_id))
+    bed.engine.delete_eip(allocation_id)
+    bed.clock.advance(STEADY + 1)
+    await bed.settle(horizon=120)
+    assert bed.calls("AllocateEipAddress") == 0
+    assert c.EV_EIP_NOT_FOUND in bed.reasons()
+
+
+@pytest.mark.parametrize(
+    ("code", "every"), [(None, 3), ("InternalError", 2), ("Throttling.User", 3), (None, 2)]
+)
+async def test_r2_r4_r15_a_flaky_cloud_still_gives_one_eip_and_leaks_nothing(
+    bed: Bed, code: str | None, every: int
+) -> None:
+    """Every Nth call of any API fails (or loses its answer) for the whole lifecycle."""
+    bed.engine.faults.add(Fault(code=code, every=every, times=-1))
+    await bound(bed)
+    bed.delete_pod()
+    await bed.settle(passes=200, horizon=3600)
+    bed.engine.faults.clear()
+    await bed.settle(passes=20, horizon=600)
+    assert len(bed.allocated()) == 1
+    assert bed.podeip() is None
+    audit_no_leak(bed)
