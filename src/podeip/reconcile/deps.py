@@ -54,7 +54,6 @@ def log_fields(
     podeip: PodEIP | None = None,
     pod: PodView | None = None,
     *,
-    key: Key | None = None,
     allocation_id: str | None = None,
     operation: str | None = None,
     request_id: str | None = None,
@@ -64,8 +63,6 @@ def log_fields(
     ``allocation_id``, and ``operation``, ``request_id`` for a cloud call; each when known.
     A PodEIP and its pod share namespace and name."""
     fields: dict[str, str] = {}
-    if key is not None:
-        fields["namespace"], fields["pod"] = key
     if pod is not None:
         fields["namespace"], fields["pod"] = pod.namespace, pod.name
     if podeip is not None:

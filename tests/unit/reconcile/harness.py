@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +48,6 @@ class KubeWorld(World):
     #: Called on every pod read with the number of reads so far (R10 tests change the pod).
     on_pod_read: Callable[[int], None] | None = None
     fail_list: bool = False
-    writes: int = field(default=0)
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         self.pod_reads += 1
