@@ -35,6 +35,7 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
+from podeip.reconcile import steps
 from podeip.reconcile.deps import Deps, log_fields, podeip_ref
 from podeip.reconcile.looks import Looks
 
@@ -90,7 +91,8 @@ def release_budget(released_at: deque[datetime], *, now: datetime, cap: int) -> 
 def orphan_candidates(
     eips: list[Eip], podeips: list[PodEIP], *, d: Deps, grace: timedelta
 ) -> tuple[list[Eip], list[Eip]]:
-    """(releasable orphans, orphans in use) among our tagged EIPs. Pure."""
+    """(releasable orphans, orphans never touched: in use, deletion-protected or PrePaid) among
+    our tagged EIPs. Pure."""
     recorded = {p.metadata.uid: p.spec.allocation_id for p in podeips if p.metadata.uid}
     named = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     now = d.clock()
@@ -107,7 +109,8 @@ def orphan_candidates(
             continue  # the PodEIP holds it, or has not recorded its allocation yet
         if eip.allocation_time is None or now - eip.allocation_time < grace:
             continue
-        (free if eip.status is EipStatus.AVAILABLE else busy).append(eip)
+        releasable = eip.status is EipStatus.AVAILABLE and steps.release_refused(eip) is None
+        (free if releasable else busy).append(eip)
     return free, busy
 
 
@@ -186,9 +189,9 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                 await d.events.warning(podeip_ref(podeip), reason=c.EV_TAG_MISMATCH, message=message)
     for eip in busy:
         logger.warning(
-            "EIP %s carries our tags but no PodEIP holds it, and it is InUse on %s: not touched",
+            "EIP %s carries our tags but no PodEIP holds it, and %s: not touched",
             eip.allocation_id,
-            eip.instance_id,
+            steps.release_refused(eip) or f"it is {eip.status} on {eip.instance_id}",
             extra=_orphan_fields(eip),
         )
     if not free:

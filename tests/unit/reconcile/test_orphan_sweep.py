@@ -179,3 +179,23 @@ async def test_r8_a_released_orphan_leaves_no_observation_behind(bed: Bed) -> No
     describes = len(bed.engine.call_log(action="DescribeEipAddresses"))
     assert await looks.eip(orphan, max_age=STEADY) is None
     assert len(bed.engine.call_log(action="DescribeEipAddresses")) == describes + 1
+
+
+@pytest.mark.parametrize("protection", [{"deletion_protection": True}, {"instance_charge_type": "PrePaid"}])
+async def test_r8_a_protected_orphan_is_reported_and_the_sweep_goes_on(
+    bed: Bed, protection: dict[str, Any]
+) -> None:
+    """Alibaba refuses to release it: the sweep never asks, and releases the other orphans."""
+    await with_podeip(bed)
+    for i in range(30):  # enough tagged EIPs that two candidates stay below the cap
+        tagged(bed, f"uid-live-{i}", status=EipStatus.AVAILABLE)
+        bed.world.podeips[("ns", f"live-{i}")] = {
+            "metadata": {"name": f"live-{i}", "namespace": "ns", "uid": f"uid-live-{i}"},
+            "spec": {"allocationID": "", "allocationType": {"type": "Auto", "releaseStrategy": "Follow"}},
+        }
+    protected = tagged(bed, "uid-gone-1", status=EipStatus.AVAILABLE, **protection)
+    plain = tagged(bed, "uid-gone-2", status=EipStatus.AVAILABLE)
+    bed.clock.advance(GRACE + 1)
+    sweep = await gc.run_pass(bed.deps)
+    assert sweep.released == [plain] and sweep.in_use_orphans == [protected]
+    assert [call.allocation_id for call in bed.engine.call_log(action="ReleaseEipAddress")] == [plain]

@@ -539,3 +539,21 @@ async def test_r2_r4_r15_a_flaky_cloud_still_gives_one_eip_and_leaks_nothing(
     assert len(bed.allocated()) == 1
     assert bed.podeip() is None
     audit_no_leak(bed)
+
+
+@pytest.mark.parametrize("change", [{"deletion_protection": True}, {"instance_charge_type": "PrePaid"}])
+async def test_r6_a_protected_or_prepaid_eip_is_never_asked_to_be_released(
+    bed: Bed, change: dict[str, Any]
+) -> None:
+    """Protected (or made a subscription) out of band: no Release call at all (Alibaba refuses
+    it for ever), a Warning saying why, and the PodEIP goes; the EIP stays in the account."""
+    podeip = await bound(bed)
+    bed.engine.edit_eip(podeip.spec.allocation_id, **change)
+    bed.clock.advance(STEADY + 1)
+    bed.delete_pod()
+    await bed.settle(horizon=600)
+    assert bed.engine.call_log(action="ReleaseEipAddress") == []
+    assert bed.podeip() is None
+    assert eip_of(bed, podeip.spec.allocation_id).status is EipStatus.AVAILABLE
+    preserved = [e.message for e in bed.world.events if e.reason == c.EV_PRESERVED]
+    assert any(podeip.spec.allocation_id in message and "not released" in message for message in preserved)
