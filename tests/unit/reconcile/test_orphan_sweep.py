@@ -199,3 +199,32 @@ async def test_r8_a_protected_orphan_is_reported_and_the_sweep_goes_on(
     sweep = await gc.run_pass(bed.deps)
     assert sweep.released == [plain] and sweep.in_use_orphans == [protected]
     assert [call.allocation_id for call in bed.engine.call_log(action="ReleaseEipAddress")] == [plain]
+
+
+async def test_r8_orphans_are_matched_by_uid_never_by_name(bed: Bed) -> None:
+    """An EIP tagged with a live PodEIP's namespace and name but another UID is an orphan; a
+    second EIP tagged with a live PodEIP's UID, which records another one, is a duplicate."""
+    mine = await with_podeip(bed)
+    podeip = bed.podeip()
+    assert podeip is not None
+    same_name = bed.engine.seed_eip(
+        status=EipStatus.AVAILABLE,
+        tags={
+            c.TAG_CLUSTER_ID: CLUSTER,
+            c.TAG_MANAGED_BY: c.MANAGED_BY,
+            c.TAG_PODEIP_UID: "uid-of-an-earlier-web-0",
+            c.TAG_NAMESPACE: KEY[0],
+            c.TAG_POD_NAME: KEY[1],
+        },
+    ).allocation_id
+    duplicate = tagged(bed, podeip.metadata.uid or "", status=EipStatus.AVAILABLE)
+    for i in range(20):  # below the cap: max(3, 10 %)
+        tagged(bed, f"uid-live-{i}", status=EipStatus.AVAILABLE)
+        bed.world.podeips[("ns", f"live-{i}")] = {
+            "metadata": {"name": f"live-{i}", "namespace": "ns", "uid": f"uid-live-{i}"},
+            "spec": {"allocationID": "", "allocationType": {"type": "Auto", "releaseStrategy": "Follow"}},
+        }
+    bed.clock.advance(GRACE + 1)
+    sweep = await gc.run_pass(bed.deps)
+    assert sorted(sweep.released) == sorted([same_name, duplicate])
+    assert mine in {e.allocation_id for e in bed.engine.eips()}
