@@ -177,6 +177,42 @@ EV_EIP_LIST_EXHAUSTED: Final = "EipListExhausted"
 EV_EIP_EXPIRING: Final = "EipExpiring"
 EV_EIP_EXPIRED: Final = "EipExpired"
 EV_OWNER_DELETED: Final = "WorkloadDeleted"
+#: Cloud failures by the API that failed (one table: no reason is built from an operation
+#: name); every API of ``podeip.cloud_apis`` has a row (a unit test says so).
+EV_FAILED_DESCRIBE: Final = "FailedDescribeEip"
+EV_FAILED_TAG: Final = "FailedTagEip"
+EV_FAILED_JOIN_PACKAGE: Final = "FailedJoinBandwidthPackageEip"
+EV_FAILED_LEAVE_PACKAGE: Final = "FailedLeaveBandwidthPackageEip"
+EV_FAILED_FIND_ENI: Final = "FailedFindEniEip"
+#: A cloud failure whose operation is not known (none of the rows below).
+EV_FAILED_RECONCILE: Final = "FailedReconcileEip"
+FAILURE_REASONS: Final = {
+    "AllocateEipAddress": EV_FAILED_ALLOCATE,
+    "AssociateEipAddress": EV_FAILED_ASSOCIATE,
+    "UnassociateEipAddress": EV_FAILED_UNASSOCIATE,
+    "ReleaseEipAddress": EV_FAILED_RELEASE,
+    "DescribeEipAddresses": EV_FAILED_DESCRIBE,
+    "TagResources": EV_FAILED_TAG,
+    "AddCommonBandwidthPackageIp": EV_FAILED_JOIN_PACKAGE,
+    "RemoveCommonBandwidthPackageIp": EV_FAILED_LEAVE_PACKAGE,
+    "DescribeNetworkInterfaces": EV_FAILED_FIND_ENI,
+}
+#: Reasons of the PodEIP's Ready condition (and of the pod's readiness gate while not bound);
+#: Event reasons too when the state is warned about.
+EV_WAITING_FOR_POD_IP: Final = "WaitingForPodIP"
+EV_ASSOCIATING: Final = "Associating"
+EV_UNASSOCIATING: Final = "Unassociating"
+EV_RELEASING: Final = "Releasing"
+EV_BOUND: Final = "Associated"
+EV_WAITING_FOR_TTL: Final = "WaitingForTTL"
+EV_POD_GONE: Final = "PodGone"
+EV_EIP_NOT_FOUND: Final = "EipNotFound"
+EV_EIP_LOST: Final = "EipLost"
+#: The catalogue: every reason the operator writes (Events, conditions), and nothing else.
+#: Users alert on these; a new reason is a new ``EV_`` constant above.
+REASONS: Final = frozenset(
+    {value for name, value in list(globals().items()) if name.startswith("EV_")} | {READINESS_REASON_OK}
+)
 
 # --- metrics (prometheus names; units in the name; counters end in _total) -------------------
 METRIC_CLOUD_CALLS: Final = "podeip_cloud_api_calls_total"

@@ -1,10 +1,10 @@
 """Structured logs with stable keys, and no secrets in them, ever.
 
-Every transition is logged with the same keys (docs/style.md rule 9): ``podeip``, ``pod``,
-``allocation_id``, ``operation``, ``request_id``. Callers pass them as ``extra=``; the JSON
-formatter lifts them to the top level and nests anything else under ``extra`` so that a new key
-cannot collide with the fixed ones. kopf's per-object loggers attach ``k8s_ref``; it becomes
-``object``.
+Every transition is logged with the same keys (docs/style.md rule 9): ``namespace``, ``pod``,
+``podeip_uid``, ``allocation_id``, ``operation``, ``request_id`` (and ``podeip``). Callers pass
+them as ``extra=``; the JSON formatter lifts them to the top level and nests anything else
+under ``extra`` so that a new key cannot collide with the fixed ones. kopf's per-object loggers
+attach ``k8s_ref``; it becomes ``object``.
 
 Credentials travel through this process (AccessKey secrets, STS tokens, ServiceAccount
 tokens), and SDK exceptions like to echo request headers. A filter on the handler rewrites every
@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-STABLE_KEYS = ("podeip", "pod", "allocation_id", "operation", "request_id")
+STABLE_KEYS = ("namespace", "pod", "podeip", "podeip_uid", "allocation_id", "operation", "request_id")
 REDACTED = "***"
 
 # Attributes every LogRecord has; anything else came in through ``extra=``.

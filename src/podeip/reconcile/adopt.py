@@ -62,18 +62,18 @@ async def run(
         elif verdict.standing is not ownership.Standing.ADOPT:
             findings.append(Finding(label, eip.allocation_id, "left alone", verdict.reason))
         elif naming[eip.allocation_id] > 1:
-            reason = f"{naming[eip.allocation_id]} PodEIPs name it (one EIP, one PodEIP): delete the others"
-            findings.append(Finding(label, eip.allocation_id, "left alone", reason))
+            why = f"{naming[eip.allocation_id]} PodEIPs name it (one EIP, one PodEIP): delete the others"
+            findings.append(Finding(label, eip.allocation_id, "left alone", why))
         elif dry_run:
             where = f" (InUse on {eip.instance_id} {eip.private_ip_address})" if eip.instance_id else ""
-            reason = f"untagged {eip.ip_address}{where}: would be tagged for this PodEIP"
-            findings.append(Finding(label, eip.allocation_id, "would adopt", reason))
+            why = f"untagged {eip.ip_address}{where}: would be tagged for this PodEIP"
+            findings.append(Finding(label, eip.allocation_id, "would adopt", why))
         else:
             await d.cloud.tag_eips([eip.allocation_id], tags=steps.owner_tags(d, podeip))
             message = f"EIP {eip.allocation_id} tagged as managed by this PodEIP (podeip adopt)"
             await d.events.normal(podeip_ref(podeip), reason=c.EV_ADOPTED, message=message)
-            reason = f"untagged {eip.ip_address}: tagged for this PodEIP"
-            findings.append(Finding(label, eip.allocation_id, "adopted", reason))
+            why = f"untagged {eip.ip_address}: tagged for this PodEIP"
+            findings.append(Finding(label, eip.allocation_id, "adopted", why))
     return findings
 
 

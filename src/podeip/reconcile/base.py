@@ -8,7 +8,6 @@ or a counter whose loss costs at most one extra cloud or API call.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -36,7 +35,7 @@ def key_of(podeip: PodEIP) -> Key:
 class PassBase:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-        self.looks = Looks(deps.cloud, clock=deps.clock)
+        self.looks = Looks(deps.cloud, clock=deps.clock, monotonic=deps.monotonic)
         #: UIDs of Auto PodEIPs this process created and has not yet allocated for: no earlier
         #: attempt can exist, so the tag lookup before Allocate (R3) is skipped for them.
         self._fresh: set[str] = set()
@@ -114,7 +113,7 @@ class PassBase:
         namespace, name = key_of(podeip)
         me = holder_identity(namespace=namespace, name=name, uid=podeip.metadata.uid or "")
         held = self._claims.get(podeip.spec.allocation_id)
-        if held is not None and held[0] == me and time.monotonic() - held[1] < CLAIM_RECHECK:
+        if held is not None and held[0] == me and self.d.monotonic() - held[1] < CLAIM_RECHECK:
             return ownership.Claim.MINE, me
         holder = await self.d.claims.get_holder(podeip.spec.allocation_id)
         if holder is None:

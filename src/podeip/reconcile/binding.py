@@ -11,7 +11,6 @@ this PodEIP's and the pod's UIDs, before the call (R1).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from podeip import constants as c
@@ -24,7 +23,7 @@ from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.base import CLAIM_RECHECK, PassBase
 from podeip.reconcile.deps import pod_ref, podeip_ref
-from podeip.reconcile.looks import BUSY_STATES, STEADY
+from podeip.reconcile.looks import BUSY_REASONS, BUSY_STATES, STEADY
 from podeip.reconcile.queue import Key, Requeue
 
 #: Waiting for something only a human or another pod can change.
@@ -40,7 +39,7 @@ class Binding(PassBase):
             # No cloud call before the pod is scheduled and has its IP (seed 000: the EIP comes
             # "after a pod IP address is allocated"): an EIP for a pod that may never run is
             # billed and takes quota. The pod's next event (its IP) brings it back.
-            await self._show(podeip, pod, reason="WaitingForPodIP", message="the pod has no IP yet")
+            await self._show(podeip, pod, reason=c.EV_WAITING_FOR_POD_IP, message="the pod has no IP yet")
             return
         kind, _ = records.kind_of_strategy(podeip)
         if kind is AllocationType.AUTO and not podeip.spec.allocation_id:
@@ -62,7 +61,7 @@ class Binding(PassBase):
             raise Requeue(after=SLOW_RETRY, reason="EIP not ours")
         if eip.status in BUSY_STATES:
             await self._show(
-                podeip, pod, reason=eip.status.value, message=f"EIP {allocation_id} is {eip.status}"
+                podeip, pod, reason=BUSY_REASONS[eip.status], message=f"EIP {allocation_id} is {eip.status}"
             )
             raise self.looks.poll(key, eip.status.value)
         if eip.status is EipStatus.IN_USE:
@@ -100,13 +99,31 @@ class Binding(PassBase):
         await self._still_the_same_pod(pod)
         self.looks.forget(allocation_id)
         association = self._next_round(key, "associate")
+        if association == 0 and self._was_bound_to(podeip, pod, found.eni_id):
+            # Bound here before, unbound since, and this process does not remember the round
+            # (a restart): round 0's token was spent on the first binding, and Alibaba would
+            # answer it as a replay and bind nothing. The EIP is Available, so no earlier call
+            # of ours is pending for it: any token not used before is safe, and the time is one.
+            association = int(self.d.clock().timestamp())
         await steps.associate(self.d, podeip, pod, eni=found, round=association)
         self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
         self._rounds[(key, "associate")] = association
         await self._show(
-            podeip, pod, reason="Associating", message=f"associating {allocation_id} with {pod.pod_ip}"
+            podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
         )
         raise self.looks.poll(key, "associating")
+
+    @staticmethod
+    def _was_bound_to(podeip: PodEIP, pod: PodView, eni_id: str) -> bool:
+        """The PodEIP's status shows its EIP bound to this pod IP on this ENI (from a pass that
+        saw it InUse there): an association to this target has been made before."""
+        status = podeip.status
+        return bool(
+            status
+            and status.eip_address
+            and status.private_ip_address == pod.pod_ip
+            and status.network_interface_id == eni_id
+        )
 
     def _next_round(self, key: Key, what: str) -> int:
         return self._rounds.get((key, what), -1) + 1
@@ -163,7 +180,7 @@ class Binding(PassBase):
             and podeip.status.eip_address == eip.ip_address
             and podeip.status.private_ip_address == ip
         )
-        ready = ("True", "Associated", f"EIP {eip.ip_address} on {ip}")
+        ready = ("True", c.EV_BOUND, f"EIP {eip.ip_address} on {ip}")
         await self._write_status(podeip, status, ready=ready)
         changed = await outputs.publish(
             self.d.pods, pod, address=eip.ip_address, reason=c.READINESS_REASON_OK, now=now
@@ -180,7 +197,7 @@ class Binding(PassBase):
         me = holder_identity(namespace=pod.namespace, name=pod.name, uid=podeip.metadata.uid or "")
         allocation_id = podeip.spec.allocation_id
         held = self._claims.get(allocation_id)
-        if held is not None and held[0] == me and time.monotonic() - held[1] < CLAIM_RECHECK:
+        if held is not None and held[0] == me and self.d.monotonic() - held[1] < CLAIM_RECHECK:
             return True  # ours a moment ago: passes caused by our own writes need not ask again
         holder = await self.d.claims.claim(allocation_id, holder=me)
         if holder != me and not await self._holder_exists(holder):
@@ -189,7 +206,7 @@ class Binding(PassBase):
             await self.d.claims.release_claim(allocation_id, holder=holder)
             holder = await self.d.claims.claim(allocation_id, holder=me)
         if holder == me:
-            self._claims[allocation_id] = (me, time.monotonic())
+            self._claims[allocation_id] = (me, self.d.monotonic())
             return True
         self._claims.pop(allocation_id, None)
         message = f"EIP {allocation_id} is claimed by pod {holder.rpartition('/')[0]}; waiting"
@@ -209,8 +226,8 @@ class Binding(PassBase):
         """The recorded EIP is not found. Only two looks apart, and no EIP tagged for this
         PodEIP, make it lost: a Describe that briefly misses an EIP must not cause a second one."""
         allocation_id = podeip.spec.allocation_id
-        first = self._missing.setdefault(allocation_id, time.monotonic())
-        if time.monotonic() - first < LOST_CONFIRM:
+        first = self._missing.setdefault(allocation_id, self.d.monotonic())
+        if self.d.monotonic() - first < LOST_CONFIRM:
             self.looks.forget(allocation_id)
             raise Requeue(after=LOST_CONFIRM, reason="EIP not found; looking again")
         kind, _ = records.kind_of_strategy(podeip)
@@ -218,11 +235,11 @@ class Binding(PassBase):
         adopted = records.frozen_request(podeip) is None
         if kind is AllocationType.STATIC or adopted:
             # A Static EIP is the user's; an adopted PodEIP has no request to allocate anew with.
-            await self._show(podeip, pod, reason="EipNotFound", message=message, warn=True)
+            await self._show(podeip, pod, reason=c.EV_EIP_NOT_FOUND, message=message, warn=True)
             raise Requeue(after=SLOW_RETRY, reason="EIP missing")
         self._missing.pop(allocation_id, None)
         await self.d.events.warning(
-            podeip_ref(podeip), reason="EipLost", message=message + "; allocating anew"
+            podeip_ref(podeip), reason=c.EV_EIP_LOST, message=message + "; allocating anew"
         )
         # Auto: released out of band. Forget it and allocate anew with a fresh token (the tag
         # lookup before Allocate still finds anything tagged for this PodEIP).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
+from podeip.cloud.clock import Clock
 from podeip.cloud.provider import EipProvider
 from podeip.k8s.client import KubeClient
 from podeip.k8s.connection import KubeConnection
@@ -40,9 +42,41 @@ class Deps:
     #: ``conditions`` (and OKG's ``bandwidth``/``period``); writing them would loop on diffs.
     status_fields: frozenset[str] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: Seconds on a monotonic scale, for every wait, backoff and recheck of a pass (the looks,
+    #: claims, lost-EIP confirmation, owner rechecks): tests inject a ``ManualClock``.
+    monotonic: Clock = time.monotonic
     enqueue: Callable[[Key], None] = lambda key: None
     #: When the orphan sweep released (or tried to): its budget is per sliding hour (gc.py).
     released_at: deque[datetime] = field(default_factory=deque)
+
+
+def log_fields(
+    podeip: PodEIP | None = None,
+    pod: PodView | None = None,
+    *,
+    allocation_id: str | None = None,
+    operation: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, str]:
+    """The structured fields of a reconcile log line, for ``extra=`` as the cloud layer does
+    (observability/logging.py renders them): ``namespace``, ``pod``, ``podeip_uid``,
+    ``allocation_id``, and ``operation``, ``request_id`` for a cloud call; each when known.
+    A PodEIP and its pod share namespace and name."""
+    fields: dict[str, str] = {}
+    if pod is not None:
+        fields["namespace"], fields["pod"] = pod.namespace, pod.name
+    if podeip is not None:
+        fields["namespace"] = podeip.metadata.namespace or ""
+        fields["pod"] = podeip.metadata.name or ""
+        fields["podeip_uid"] = podeip.metadata.uid or ""
+        allocation_id = allocation_id or podeip.spec.allocation_id or None
+    if allocation_id:
+        fields["allocation_id"] = allocation_id
+    if operation:
+        fields["operation"] = operation
+    if request_id:
+        fields["request_id"] = request_id
+    return fields
 
 
 def pod_ref(pod: PodView) -> ObjectRef:

@@ -35,7 +35,8 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
-from podeip.reconcile.deps import Deps, podeip_ref
+from podeip.reconcile import steps
+from podeip.reconcile.deps import Deps, log_fields, podeip_ref
 from podeip.reconcile.looks import Looks
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ class Sweep:
 
 #: The window of the release budget.
 BUDGET_WINDOW = timedelta(hours=1)
+
+
+def _orphan_fields(eip: Eip) -> dict[str, str]:
+    """Log fields of an orphan: its ID, and the PodEIP UID its tags name (no PodEIP to name)."""
+    return log_fields(allocation_id=eip.allocation_id) | {"podeip_uid": eip.tags.get(c.TAG_PODEIP_UID, "")}
 
 
 def tag_mismatches(eips: list[Eip], podeips: list[PodEIP]) -> dict[str, list[PodEIP]]:
@@ -85,7 +91,8 @@ def release_budget(released_at: deque[datetime], *, now: datetime, cap: int) -> 
 def orphan_candidates(
     eips: list[Eip], podeips: list[PodEIP], *, d: Deps, grace: timedelta
 ) -> tuple[list[Eip], list[Eip]]:
-    """(releasable orphans, orphans in use) among our tagged EIPs. Pure."""
+    """(releasable orphans, orphans never touched: in use, deletion-protected or PrePaid) among
+    our tagged EIPs. Pure."""
     recorded = {p.metadata.uid: p.spec.allocation_id for p in podeips if p.metadata.uid}
     named = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     now = d.clock()
@@ -102,7 +109,8 @@ def orphan_candidates(
             continue  # the PodEIP holds it, or has not recorded its allocation yet
         if eip.allocation_time is None or now - eip.allocation_time < grace:
             continue
-        (free if eip.status is EipStatus.AVAILABLE else busy).append(eip)
+        releasable = eip.status is EipStatus.AVAILABLE and steps.release_refused(eip) is None
+        (free if releasable else busy).append(eip)
     return free, busy
 
 
@@ -170,13 +178,22 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
             f"EIP {allocation_id} is named by this PodEIP but its ownership tag names PodEIP uid {tag}: "
             "it is never released for that; fix or remove the tag (README: How ownership works)"
         )
-        logger.warning("%s (PodEIPs %s)", message, ", ".join(sweep.tag_mismatches[allocation_id]))
+        logger.warning(
+            "%s (PodEIPs %s)",
+            message,
+            ", ".join(sweep.tag_mismatches[allocation_id]),
+            extra=log_fields(allocation_id=allocation_id),
+        )
         if not (dry_run or d.settings.gc.dry_run):
             for podeip in holders:
                 await d.events.warning(podeip_ref(podeip), reason=c.EV_TAG_MISMATCH, message=message)
     for eip in busy:
-        logger.warning("EIP %s carries our tags but no PodEIP holds it, and it is InUse on %s: not touched",
-                       eip.allocation_id, eip.instance_id)  # fmt: skip
+        logger.warning(
+            "EIP %s carries our tags but no PodEIP holds it, and %s: not touched",
+            eip.allocation_id,
+            steps.release_refused(eip) or f"it is {eip.status} on {eip.instance_id}",
+            extra=_orphan_fields(eip),
+        )
     if not free:
         return sweep
     cap = max(3, int(d.settings.gc.orphan_max_fraction * len(eips)))
@@ -195,7 +212,10 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
     for eip in free[:budget]:
         if dry_run or d.settings.gc.dry_run:
             logger.warning(
-                "orphan EIP %s (%s) would be released (dry run)", eip.allocation_id, eip.ip_address
+                "orphan EIP %s (%s) would be released (dry run)",
+                eip.allocation_id,
+                eip.ip_address,
+                extra=_orphan_fields(eip),
             )
             continue
         if eip.bandwidth_package_id:
@@ -207,9 +227,18 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                 ),
             )  # fmt: skip
         d.released_at.append(d.clock())  # counted before the call: a failed release still counts
+        if looks is not None:  # the listing above was remembered: it is no longer true
+            looks.forget(eip.allocation_id)
         await d.cloud.release_eip(eip.allocation_id)
+        if looks is not None:
+            looks.drop(eip.allocation_id)
         sweep.released.append(eip.allocation_id)
         d.metrics.gc_released.labels(strategy="orphan").inc()
-        logger.warning("released orphan EIP %s (%s), tagged for unknown PodEIP %s", eip.allocation_id,
-                       eip.ip_address, eip.tags.get(c.TAG_PODEIP_UID))  # fmt: skip
+        logger.warning(
+            "released orphan EIP %s (%s), tagged for unknown PodEIP %s",
+            eip.allocation_id,
+            eip.ip_address,
+            eip.tags.get(c.TAG_PODEIP_UID),
+            extra=_orphan_fields(eip) | log_fields(operation="ReleaseEipAddress"),
+        )
     return sweep

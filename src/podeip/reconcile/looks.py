@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from podeip import constants as c
+from podeip.cloud.clock import Clock
 from podeip.cloud.models import Eip, EipStatus
 from podeip.cloud.provider import EipProvider
 from podeip.reconcile.queue import Key, Requeue
@@ -28,13 +30,23 @@ from podeip.reconcile.queue import Key, Requeue
 STEADY, FRESH = 30.0, 2.0
 #: Bounds of the delay between looks at an EIP in an async state.
 POLL_MIN, POLL_MAX = 0.25, 5.0
-BUSY_STATES = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+#: The async states, and the reason shown while an EIP is in one (the catalogue's names).
+BUSY_REASONS = {
+    EipStatus.ASSOCIATING: c.EV_ASSOCIATING,
+    EipStatus.UNASSOCIATING: c.EV_UNASSOCIATING,
+    EipStatus.RELEASING: c.EV_RELEASING,
+}
+BUSY_STATES = frozenset(BUSY_REASONS)
 
 
 class Looks:
-    def __init__(self, cloud: EipProvider, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, cloud: EipProvider, *, clock: Callable[[], datetime], monotonic: Clock = time.monotonic
+    ) -> None:
         self._cloud = cloud
         self._clock = clock
+        #: Waits and backoffs run on this (``Deps.monotonic``; a manual clock in tests).
+        self._monotonic = monotonic
         self._seen: dict[str, tuple[Eip, datetime]] = {}
         self._forgotten: dict[str, datetime] = {}
         #: key → (monotonic start, looks so far, next look due)
@@ -86,7 +98,7 @@ class Looks:
     # ---- waits and backoffs ------------------------------------------------------------------------
     def poll(self, key: Key, reason: str) -> Requeue:
         """The first look after the learnt transition time, then at a quarter of it, growing."""
-        now = time.monotonic()
+        now = self._monotonic()
         started, looks, _ = self._waits.get(key, (now, 0, now))
         estimate = self.transition_estimate
         delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
@@ -95,12 +107,12 @@ class Looks:
         return Requeue(after=delay, reason=reason)
 
     def back_off(self, key: Key, delay: float, reason: str) -> Requeue:
-        self._backoffs[key] = time.monotonic() + delay
+        self._backoffs[key] = self._monotonic() + delay
         return Requeue(after=delay, reason=reason)
 
     def not_due(self, key: Key) -> None:
         """Raise ``Requeue`` when this key's next look or backoff has not come yet."""
-        now = time.monotonic()
+        now = self._monotonic()
         due = max(self._waits.get(key, (0.0, 0, 0.0))[2], self._backoffs.get(key, 0.0))
         if due > now:
             raise Requeue(after=due - now, reason="not yet due")
@@ -115,7 +127,7 @@ class Looks:
         if looks == 1:  # reached at the first look: it may have been reached earlier; probe lower
             estimate = 0.95 * self.transition_estimate
         else:
-            estimate = 0.7 * self.transition_estimate + 0.3 * (time.monotonic() - started)
+            estimate = 0.7 * self.transition_estimate + 0.3 * (self._monotonic() - started)
         self.transition_estimate = min(10.0, max(POLL_MIN, estimate))
 
     def clear(self, key: Key) -> None:

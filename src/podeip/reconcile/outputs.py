@@ -16,6 +16,7 @@ from podeip import constants as c
 from podeip.api.pods import PodView
 from podeip.k8s.errors import Conflict, NotFound
 from podeip.k8s.pods import Pods, condition_patch
+from podeip.reconcile.deps import log_fields
 
 logger = logging.getLogger(__name__)
 
@@ -64,5 +65,10 @@ async def publish(
                 changed = True
             except (NotFound, Conflict):
                 # The pod is gone or was replaced by a same-name pod: its next pass decides.
-                logger.debug("pod %s/%s changed while setting its EIP condition", pod.namespace, pod.name)
+                logger.debug(
+                    "pod %s/%s changed while setting its EIP condition",
+                    pod.namespace,
+                    pod.name,
+                    extra=log_fields(pod=pod),
+                )
     return changed

@@ -18,7 +18,6 @@ enqueues them at once (:mod:`podeip.controllers.handlers`). An answer is trusted
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from podeip import constants as c
@@ -27,6 +26,7 @@ from podeip.api.pods import PodView
 from podeip.domain.stateful import is_stateful
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile.base import PassBase
+from podeip.reconcile.deps import log_fields
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Cascade(PassBase):
         if not hasattr(self, "_owners_seen"):
             self._owners_seen, self._plurals = {}, {}
         seen = self._owners_seen.get((namespace, uid))
-        if seen is not None and time.monotonic() - seen[1] < OWNER_RECHECK:
+        if seen is not None and self.d.monotonic() - seen[1] < OWNER_RECHECK:
             return seen[0]
         plural = await self._plural(api_version, kind)
         if plural is None:
@@ -74,12 +74,13 @@ class Cascade(PassBase):
                 namespace,
                 podeip.metadata.name,
                 error,
+                extra=log_fields(podeip),
             )
             return False
         else:
             meta = body.get("metadata") or {}
             deleted = meta.get("uid") != uid or bool(meta.get("deletionTimestamp"))
-        self._owners_seen[(namespace, uid)] = (deleted, time.monotonic())
+        self._owners_seen[(namespace, uid)] = (deleted, self.d.monotonic())
         return deleted
 
     async def _plural(self, api_version: str, kind: str) -> str | None:

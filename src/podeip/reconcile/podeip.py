@@ -39,7 +39,7 @@ from podeip.k8s import errors as kube_errors
 from podeip.reconcile import outputs, records
 from podeip.reconcile.base import key_of
 from podeip.reconcile.binding import SLOW_RETRY
-from podeip.reconcile.deps import pod_ref, podeip_ref
+from podeip.reconcile.deps import log_fields, pod_ref, podeip_ref
 from podeip.reconcile.looks import STEADY
 from podeip.reconcile.owners import Cascade
 from podeip.reconcile.pools import Pools
@@ -270,7 +270,9 @@ class Reconciler(Pools, Cascade, Teardown):
         podeip = PodEIP.model_validate(created)
         if request.allocation_type is AllocationType.AUTO:
             self._fresh.add(podeip.metadata.uid or "")
-        logger.info("created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid)
+        logger.info(
+            "created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid, extra=log_fields(podeip)
+        )
         return podeip
 
     async def _report(self, pod: PodView, parsed: ParseResult) -> None:
@@ -340,12 +342,18 @@ class Reconciler(Pools, Cascade, Teardown):
         if isinstance(error, cloud_errors.RateLimited):
             raise self.looks.back_off(key_of(podeip), error.retry_after or 1.0, "client-side rate limit")
         self.d.metrics.reconcile_errors.labels(controller="podeip", error_category=type(error).__name__).inc()
-        logger.warning("%s/%s: %s", podeip.metadata.namespace, podeip.metadata.name, error)
-        verb = (error.operation or "").removesuffix("EipAddress") or "Reconcile"
+        logger.warning(
+            "%s/%s: %s",
+            podeip.metadata.namespace,
+            podeip.metadata.name,
+            error,
+            extra=log_fields(podeip, operation=error.operation, request_id=error.request_id),
+        )
         reason, delay = next(
             (found for kind, found in FAILURE_DELAYS.items() if isinstance(error, kind)), (None, 10.0)
         )
-        reason = reason or f"Failed{verb}Eip"
+        # From the catalogue, never built from the operation's name (users alert on reasons).
+        reason = reason or c.FAILURE_REASONS.get(error.operation or "", c.EV_FAILED_RECONCILE)
         message = f"{error.operation or 'cloud call'} failed: {error.code or type(error).__name__}"
         if error.message:
             message += f": {error.message}"

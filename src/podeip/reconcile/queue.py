@@ -160,7 +160,11 @@ class WorkQueue:
             delay = min(self._backoff_cap, self._backoff_base * 2 ** (failures - 1))
             delay *= random.uniform(0.8, 1.2)
             logger.exception(
-                "reconcile of %s/%s failed (attempt %d); retrying in %.1fs", *key, failures, delay
+                "reconcile of %s/%s failed (attempt %d); retrying in %.1fs",
+                *key,
+                failures,
+                delay,
+                extra={"namespace": key[0], "pod": key[1]},
             )
             if self._on_error is not None:
                 self._on_error(key, error)

@@ -9,8 +9,9 @@
   allows it: the EIP is this PodEIP's and a fresh observation shows it bound exactly where this
   PodEIP recorded, for its UID (R6); otherwise nothing is touched.
 - ``release_if_ours``: only Auto EIPs that carry our cluster, managed-by and PodEIP-UID tags,
-  and only when ``Available``; a shared bandwidth package is left first. Nothing is tagged on
-  the way: an untagged EIP is adopted only with proof, by the pass (issue 10).
+  only when ``Available``, never deletion-protected or PrePaid (``release_refused``); a shared
+  bandwidth package is left first. Nothing is tagged on the way: an untagged EIP is adopted only
+  with proof, by the pass (issue 10).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from podeip.cloud import errors as cloud_errors
 from podeip.cloud.models import Eip, EipStatus, Eni
 from podeip.domain import ownership, tokens
 from podeip.reconcile import records
-from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
+from podeip.reconcile.deps import Deps, log_fields, pod_ref, podeip_ref
 from podeip.reconcile.queue import Requeue
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,14 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tu
     updated = await record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
     message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
     await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
-    logger.info("PodEIP %s/%s: %s (request %s)", namespace, name, message, allocation.request_id)
+    logger.info(
+        "PodEIP %s/%s: %s (request %s)",
+        namespace,
+        name,
+        message,
+        allocation.request_id,
+        extra=log_fields(updated, operation="AllocateEipAddress", request_id=allocation.request_id),
+    )
     seen = Eip(
         allocation_id=allocation.allocation_id,
         ip_address=allocation.ip_address,
@@ -142,7 +150,12 @@ async def _tagged_for_me(d: Deps, podeip: PodEIP) -> Eip | None:
     if not found:
         return None
     eip = min(found, key=lambda e: (e.allocation_time is None, e.allocation_time, e.allocation_id))
-    logger.info("PodEIP %s: found EIP %s by its tags; recording it", podeip.metadata.name, eip.allocation_id)
+    logger.info(
+        "PodEIP %s: found EIP %s by its tags; recording it",
+        podeip.metadata.name,
+        eip.allocation_id,
+        extra=log_fields(podeip, allocation_id=eip.allocation_id),
+    )
     return eip
 
 
@@ -212,6 +225,16 @@ async def unassociate_if_ours(d: Deps, podeip: PodEIP, eip: Eip, verdict: owners
     return True
 
 
+def release_refused(eip: Eip) -> str | None:
+    """Why Alibaba refuses to release this EIP whoever asks (R6), or None. Such an EIP is never
+    asked for: the call would fail for ever (a teardown that never ends, a sweep that stops)."""
+    if eip.deletion_protection:
+        return "its deletion protection is on"
+    if eip.instance_charge_type == "PrePaid":
+        return "it is a subscription (PrePaid) EIP"
+    return None
+
+
 async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     """Release an Available Auto EIP that carries this PodEIP's tags. True if released.
 
@@ -221,6 +244,15 @@ async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     namespace, name, uid = _names(podeip)
     if eip.status is not EipStatus.AVAILABLE or not tagged_for(d, podeip, eip):
         message = f"EIP {eip.allocation_id} does not carry this PodEIP's ownership tags: it is not released"
+        await d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
+        return False
+    if (refused := release_refused(eip)) is not None:
+        # Someone protected it on purpose (or made it a subscription): it stays in the account,
+        # and the PodEIP goes (a finalizer that can never be removed would wedge its namespace).
+        message = (
+            f"EIP {eip.allocation_id} is not released: {refused}; release it by hand when it is "
+            "no longer needed"
+        )
         await d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
         return False
     if eip.bandwidth_package_id:
@@ -238,5 +270,6 @@ async def release_if_ours(d: Deps, podeip: PodEIP, eip: Eip) -> bool:
     d.metrics.gc_released.labels(strategy=podeip.spec.allocation_type.release_strategy.value).inc()
     message = f"EIP {eip.ip_address} ({eip.allocation_id}) released"
     await d.events.normal(podeip_ref(podeip), reason=c.EV_RELEASED, message=message)
-    logger.info("PodEIP %s/%s: %s", namespace, name, message)
+    fields = log_fields(podeip, allocation_id=eip.allocation_id, operation="ReleaseEipAddress")
+    logger.info("PodEIP %s/%s: %s", namespace, name, message, extra=fields)
     return True

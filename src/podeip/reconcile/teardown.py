@@ -66,7 +66,7 @@ class Teardown(PassBase):
         if seen_gone is not None:
             fields["podLastSeen"] = seen_gone
         if decision.action in (release.Action.RELEASE, release.Action.UNASSOCIATE_AND_FORGET):
-            await self._write_status(podeip, fields, ready=("False", "Releasing", "the pod is gone"))
+            await self._write_status(podeip, fields, ready=("False", c.EV_RELEASING, "the pod is gone"))
             try:
                 await self.d.podeips.delete(key[0], key[1], uid=podeip.metadata.uid)
             except (kube_errors.NotFound, kube_errors.Conflict):
@@ -75,7 +75,7 @@ class Teardown(PassBase):
         if decision.note:
             await self.d.events.warning(podeip_ref(podeip), reason=c.EV_PRESERVED, message=decision.note)
         strategy = podeip.spec.allocation_type.release_strategy
-        reason = "WaitingForTTL" if strategy is ReleaseStrategy.TTL else "PodGone"
+        reason = c.EV_WAITING_FOR_TTL if strategy is ReleaseStrategy.TTL else c.EV_POD_GONE
         message = f"the pod is gone; EIP {allocation_id} is kept ({strategy})"
         if (until := decision.expires_at or decision.next_check) is not None:
             message += f" until {until.strftime('%Y-%m-%dT%H:%M:%SZ')}"
@@ -134,7 +134,7 @@ class Teardown(PassBase):
                 self.d.pods,
                 pod,
                 address=None,
-                reason="EipReleased",
+                reason=c.EV_RELEASED,
                 message="the PodEIP was deleted",
                 now=self.d.clock(),
             )
