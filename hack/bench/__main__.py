@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plane.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", _crd())
         _wait_crd(plane)
-        if args.start_memory:
+        if args.start_memory is not None:
             bench = Bench(args, plane, engine, operator)
             asyncio.run(start_memory(bench, plane))
             return 0
