@@ -14,6 +14,7 @@ log, Kubernetes writes from the operator's ``/metrics``, memory and CPU from ``/
 
     make bench
     PYTHONPATH=hack:tests .venv/bin/python -m bench [--quick] [--latency 50ms-200ms] [--transition-delay 2s]
+    PYTHONPATH=hack:tests .venv/bin/python -m bench --start-memory 5000   # memory at start-up only
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from bench.harness import (
     operator_env,
 )
 from bench.report import Results, report
-from bench.scenarios import Bench, scenarios
+from bench.scenarios import Bench, scenarios, start_memory
 from podeip.simulator.engine import Engine
 from podeip.simulator.server import parse_latency, parse_seconds, start_in_thread
 from testbed.cluster import ControlPlane, free_port
@@ -61,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--from-results", type=Path, help="a results.json of an earlier run: only write the report"
     )
+    parser.add_argument(
+        "--start-memory",
+        type=int,
+        metavar="N",
+        help="only this: N pods without EIP, then the operator started among them, with kopf's "
+        "defaults and with ours, alternately (peak RSS; writes start-memory.json, not BENCHMARKS.md)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --start-memory (2)")
     args = parser.parse_args(argv)
     args.counts = (1, 20, 50) if args.quick else (1, 100, 500)
     args.plain = 500 if args.quick else 5000
@@ -84,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plane.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", _crd())
         _wait_crd(plane)
+        if args.start_memory is not None:
+            bench = Bench(args, plane, engine, operator)
+            asyncio.run(start_memory(bench, plane))
+            return 0
         operator.start()
         bench = Bench(args, plane, engine, operator)
         asyncio.run(scenarios(bench, plane))

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -219,26 +220,38 @@ class Bench:
             "writes": {r: w for r, w in writes.items() if w},
         }
 
-    async def memory_run(self, kube: Kube, plain: int) -> None:
-        """``plain`` pods without EIP next to the EIP pods: the operator's RSS and CPU."""
+    async def plain_pods(self, kube: Kube, count: int, *, tick: Callable[[], None] = lambda: None) -> None:
+        """``count`` pods without EIP in namespace ``plain``, each waited for until it has an IP;
+        ``tick`` runs every second meanwhile."""
         namespace = await kube.namespace("plain")
         watch = PodWatch(kube, namespace)
         watch.start()
-        _, _, cpu0 = self.operator.proc()
         started = time.time()
-        peak_rss = 0.0
         creating = asyncio.create_task(
             kube.create_many(
                 f"/api/v1/namespaces/{namespace}/pods",
-                [pod_body(f"x{i:05d}", self.node(), eip=False) for i in range(plain)],
+                [pod_body(f"x{i:05d}", self.node(), eip=False) for i in range(count)],
             )
         )
-        while not creating.done() or sum(s.ip is not None for s in watch.pods.values()) < plain:
-            peak_rss = max(peak_rss, self.operator.proc()[0])
+        while not creating.done() or sum(s.ip is not None for s in watch.pods.values()) < count:
+            tick()
             await asyncio.sleep(1)
             if time.time() - started > 1800:
                 raise TimeoutError("plain pods not running after 30 min")
         await creating
+        await watch.stop()
+
+    async def memory_run(self, kube: Kube, plain: int) -> None:
+        """``plain`` pods without EIP next to the EIP pods: the operator's RSS and CPU."""
+        _, _, cpu0 = self.operator.proc()
+        started = time.time()
+        peak_rss = 0.0
+
+        def sample() -> None:
+            nonlocal peak_rss
+            peak_rss = max(peak_rss, self.operator.proc()[0])
+
+        await self.plain_pods(kube, plain, tick=sample)
         created = time.time()
         _, _, cpu1 = self.operator.proc()
         # Steady state: every pod exists; one GC period passes.
@@ -257,7 +270,23 @@ class Bench:
             "steady_requests_per_min": (requests1 - requests0) / self.args.steady * 60,
             "steady_calls_per_min": (calls1 - calls0) / self.args.steady * 60,
         }
-        await watch.stop()
+
+    async def start_memory(
+        self, variants: dict[str, dict[str, str]], *, window: float, rounds: int
+    ) -> dict[str, list[dict[str, float]]]:
+        """A (re)start among the pods already there: the new process lists them all at once. Per
+        variant of the operator's environment (alternated over ``rounds``): its peak RSS (VmHWM)
+        and RSS ``window`` seconds after it is healthy, and the CPU spent."""
+        figures: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, env in variants.items():
+                self.operator.start(**env)
+                await asyncio.sleep(window)
+                rss, hwm, cpu = self.operator.proc()
+                self.operator.stop()
+                figures[name].append({"hwm": hwm, "rss": rss, "cpu": cpu})
+                print(f"[bench] start among pods, {name}: VmHWM {hwm:.0f} MiB, RSS {rss:.0f} MiB", flush=True)
+        return figures
 
     async def restart(self, kube: Kube, watch: PodWatch, count: int) -> None:
         """Kill the operator and start it again. Recovered: the new process has read every PodEIP once
@@ -339,3 +368,31 @@ async def scenarios(bench: Bench, plane: ControlPlane) -> None:
         await phase(f"{args.plain} pods without EIP", bench.memory_run(kube, args.plain))
         await phase("restart recovery", bench.restart(kube, watch, large))
         await watch.stop()
+
+
+#: The operator's environment with kopf's own watch defaults (an unpaged start-up listing, workers
+#: kept 5 s after their last event: the code before ``Settings.watch``), and with ours.
+START_MEMORY_VARIANTS = {
+    "kopf's defaults": {"PODEIP_WATCH__LIST_CHUNK_SIZE": "0", "PODEIP_WATCH__WORKER_IDLE_SECONDS": "5"},
+    "podeip's defaults": {},
+}
+
+
+async def start_memory(bench: Bench, plane: ControlPlane, *, window: float = 45.0) -> None:
+    """``bench --start-memory N``: N pods without EIP, then the operator's peak RSS at start-up."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        kube = Kube(plane, session)
+        started = time.monotonic()
+        await bench.plain_pods(kube, bench.args.start_memory)
+        seeded = time.monotonic()
+        figures = await bench.start_memory(START_MEMORY_VARIANTS, window=window, rounds=bench.args.rounds)
+    summary = {
+        "commit": bench.results.commit,
+        "plain": bench.args.start_memory,
+        "window_seconds": window,
+        "seed_seconds": seeded - started,
+        "variants": {name: START_MEMORY_VARIANTS[name] for name in figures},
+        "figures": figures,
+    }
+    (WORKDIR / "start-memory.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1), flush=True)

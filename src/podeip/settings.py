@@ -112,6 +112,21 @@ class LeaderSettings(BaseModel):
         return self
 
 
+class WatchSettings(BaseModel):
+    """kopf's watches (pods, PodEIPs, StatefulSets): what they keep in memory
+    (``podeip.app.kopf_settings``; BENCHMARKS.md "Memory at start-up"). Not Helm values: the defaults
+    suit clusters of any size; the chart's ``extraEnv`` sets them if ever needed."""
+
+    #: Objects per page of each start-up listing (``limit`` and ``continue``, the page size of
+    #: client-go's informers). One page of bodies is alive at a time instead of every pod of the
+    #: cluster, most of which ask for no EIP. 0: one unpaged listing (kopf's own default).
+    list_chunk_size: int = Field(default=500, ge=0)
+    #: Seconds kopf keeps an object's worker, and the last body it holds, after its last event.
+    #: Our handlers only enqueue a key, so a worker has nothing to wait for; kopf's default of
+    #: 5 s keeps every listed pod's body alive during the start-up listing.
+    worker_idle_seconds: float = Field(default=0.5, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PODEIP_",
@@ -165,6 +180,7 @@ class Settings(BaseSettings):
     #: The only instance: no leader Lease (tests, the demo). Production keeps it False.
     standalone: bool = False
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
 
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     gc: GCSettings = Field(default_factory=GCSettings)
