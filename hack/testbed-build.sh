@@ -12,7 +12,7 @@ go_version=$(go env GOVERSION)
 
 log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-# build NAME VERSION BINARIES... -- run the function build_NAME unless every binary exists and the stamp matches
+# build NAME VERSION BINARIES... -- run build_NAME VERSION DIR BINARIES... unless every binary exists and the stamp matches
 build() {
   local name=$1 version=$2; shift 2
   local dir="$CACHE/$name-v$version" stamp="$CACHE/$name-v$version/stamp"
@@ -26,7 +26,7 @@ build() {
   fi
   log "$name v$version: building ($*), log in $CACHE/logs/$name.log"
   local start=$SECONDS
-  ( "build_$name" "$version" "$dir" >"$CACHE/logs/$name.log" 2>&1 ) &
+  ( "build_$name" "$version" "$dir" "$@" >"$CACHE/logs/$name.log" 2>&1 ) &
   local pid=$!
   local polls=0
   while kill -0 $pid 2>/dev/null; do
@@ -59,15 +59,16 @@ kubernetes_module() {
   echo "-X k8s.io/component-base/version.gitVersion=v$K -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v$K -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 }
 
+# build_kubernetes VERSION DIR COMMANDS...: those commands of k8s.io/kubernetes/cmd, from the
+# wrapper module, stamped like the release. The control plane and the real node use it alike.
 build_kubernetes() {
-  local K=$1 dir=$2
+  local K=$1 dir=$2; shift 2
   local work="$CACHE/src/kubernetes-v$K"
   mkdir -p "$work" "$dir/bin"; cd "$work"
-  local stamp
+  local stamp cmd packages=()
   stamp=$(kubernetes_module "$K")
-  go build -trimpath -ldflags "-s -w $stamp" -o "$dir/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  for cmd in "$@"; do packages+=("k8s.io/kubernetes/cmd/$cmd"); done
+  go build -trimpath -ldflags "-s -w $stamp" -o "$dir/bin/" "${packages[@]}"
 }
 
 build_etcd() {
@@ -105,15 +106,7 @@ build_helm() {
 # ---- the real node (tests/testbed/node.py): kubelet, kube-proxy and the pause image ----------
 # kubelet and kube-proxy from the same wrapper module as the control plane, into their own
 # directory (so that a missing kubelet never rebuilds the control plane).
-build_node() {
-  local K=$1 dir=$2
-  local work="$CACHE/src/kubernetes-v$K"
-  mkdir -p "$work" "$dir/bin"; cd "$work"
-  local stamp
-  stamp=$(kubernetes_module "$K")
-  go build -trimpath -ldflags "-s -w $stamp" -o "$dir/bin/" \
-    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
-}
+build_node() { build_kubernetes "$@"; }
 
 # The pause image of that Kubernetes release: its build/pause/linux/pause.c, static, in a
 # `docker save` archive made here (FROM scratch: one layer, no Docker needed). The tag is the
