@@ -1,256 +1,234 @@
-"""The pod is there: allocate (Auto) or claim (Static), associate, and show it on the pod.
+"""The pod is there: the acts of the binding steps that :func:`podeip.reconcile.plan.plan` names.
 
-Part of :class:`podeip.reconcile.podeip.Reconciler` (a mixin, so that each step of the pass
-reads as one short method). Safety rules in the order of the steps: the allocation is found by
-its tags before a second one is made (R3); a Static EIP has one holder (R7); nothing tagged for
-another owner is used, and an untagged EIP only once adopted with proof (the pass's ownership
-gate, :mod:`podeip.domain.ownership`); an EIP bound to something we did not bind is never
-taken (R7); the pod is read again right before Associate (R10); the target is recorded, with
-this PodEIP's and the pod's UIDs, before the call (R1).
+Each function carries out one ``Step`` and returns what the pass has observed since (it plans
+again), or None (the pass is over), or raises ``Requeue`` (look again later). Safety rules in
+the order of the steps: the allocation is found by its tags before a second one is made (R3,
+in ``steps.allocate``); a Static EIP has one holder (R7, ``claim``); the pod is read again
+right before Associate (R10, ``associate``); the target is recorded, with this PodEIP's and
+the pod's UIDs, before the call (R1, ``steps.associate``); only what this PodEIP recorded, on
+a fresh look, is unbound (R6, ``unbind``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from podeip import constants as c
-from podeip.api.podeip import AllocationType, PodEIP
+from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
-from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus
 from podeip.domain import ownership
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
-from podeip.reconcile.base import CLAIM_RECHECK, PassBase
-from podeip.reconcile.deps import pod_ref, podeip_ref
-from podeip.reconcile.looks import BUSY_REASONS, BUSY_STATES, STEADY
-from podeip.reconcile.queue import Key, Requeue
+from podeip.reconcile.base import CLAIM_RECHECK, Pass, key_of
+from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
+from podeip.reconcile.looks import FRESH
+from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Observed, Seen, State, Step
+from podeip.reconcile.queue import Requeue
 
-#: Waiting for something only a human or another pod can change.
-SLOW_RETRY = 30.0
-#: An EIP is taken as lost only when two looks this far apart do not find it.
-LOST_CONFIRM = 5.0
+__all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
 
-class Binding(PassBase):
-    async def _ensure_bound(self, podeip: PodEIP, pod: PodView) -> None:
-        key = (pod.namespace, pod.name)
-        if not pod.pod_ip or not pod.node_name:
-            # No cloud call before the pod is scheduled and has its IP (seed 000: the EIP comes
-            # "after a pod IP address is allocated"): an EIP for a pod that may never run is
-            # billed and takes quota. The pod's next event (its IP) brings it back.
-            await self._show(podeip, pod, reason=c.EV_WAITING_FOR_POD_IP, message="the pod has no IP yet")
-            return
-        kind, _ = records.kind_of_strategy(podeip)
-        if kind is AllocationType.AUTO and not podeip.spec.allocation_id:
-            uid = podeip.metadata.uid or ""
-            podeip, allocated = await steps.allocate(self.d, podeip, pod, lookup=uid not in self._fresh)
-            self._fresh.discard(uid)
-            if allocated is not None:  # a new EIP is Available: no need to Describe it
-                self.looks.remember(allocated, allocation_id=allocated.allocation_id)
-        allocation_id = podeip.spec.allocation_id
-        if kind is AllocationType.STATIC and not await self._claim(podeip, pod):
-            raise Requeue(after=SLOW_RETRY, reason="EIP claimed by another pod")
-        eip = await self.looks.eip(allocation_id, max_age=STEADY)
-        if eip is None:
-            await self._eip_missing(podeip, pod)
-            return
-        self._missing.pop(allocation_id, None)
-        if steps.owner_tags_state(self.d, podeip, eip) == "foreign":  # a Static EIP (Auto: the gate)
-            await self._left_alone(podeip, pod, self._judge(podeip, eip))
-            raise Requeue(after=SLOW_RETRY, reason="EIP not ours")
-        if eip.status in BUSY_STATES:
-            await self._show(
-                podeip, pod, reason=BUSY_REASONS[eip.status], message=f"EIP {allocation_id} is {eip.status}"
-            )
-            raise self.looks.poll(key, eip.status.value)
-        if eip.status is EipStatus.IN_USE:
-            eni_id = await self._eni_if_on_pod(podeip, pod, eip)
-            if eni_id:
-                self.looks.settled(key)
-                await self._bound(podeip, pod, eip, eni_id=eni_id)
-                return
-            fresh = await self.looks.eip(allocation_id)  # a fresh look before unbinding (R6)
-            if fresh != eip:
-                raise Requeue(after=0.0, reason="the EIP changed")
-            self.looks.forget(allocation_id)
-            # A Static PodEIP got here only holding the claim (``_claim`` above).
-            claim = ownership.Claim.MINE if kind is AllocationType.STATIC else ownership.Claim.NONE
-            verdict = self._judge(podeip, eip, claim=(claim, ""))
-            if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
-                self.looks.forget(allocation_id)
-                raise self.looks.poll(key, "unbinding from the previous pod IP")
-            where = f"{eip.instance_type} {eip.instance_id} {eip.private_ip_address}".strip()
-            await self._conflict(podeip, pod, f"EIP {allocation_id} is bound to {where}, not by us")
-            raise Requeue(after=SLOW_RETRY, reason="EIP bound elsewhere")
-        # Available (and ours: the gate adopted or refused an untagged Auto EIP): join the
-        # bandwidth package, find the ENI of the pod IP, re-read the pod, record the target, associate.
-        if podeip.spec.bandwidth_package_id and eip.bandwidth_package_id != podeip.spec.bandwidth_package_id:
-            join = self._next_round(key, "join")
-            self.looks.forget(allocation_id)
-            await steps.join_bandwidth_package(self.d, podeip, eip, round=join)
-            self.looks.forget(allocation_id)
-            self._rounds[(key, "join")] = join
-        found = await self.d.cloud.find_eni(pod.pod_ip)
-        if found is None:
-            message = f"no ENI in the VPC holds pod IP {pod.pod_ip}"
-            await self._show(podeip, pod, reason=c.EV_NO_ENI, message=message, warn=True)
-            raise Requeue(after=SLOW_RETRY, reason="no ENI for the pod IP")
-        await self._still_the_same_pod(pod)
-        self.looks.forget(allocation_id)
-        association = self._next_round(key, "associate")
-        if association == 0 and self._was_bound_to(podeip, pod, found.eni_id):
-            # Bound here before, unbound since, and this process does not remember the round
-            # (a restart): round 0's token was spent on the first binding, and Alibaba would
-            # answer it as a replay and bind nothing. The EIP is Available, so no earlier call
-            # of ours is pending for it: any token not used before is safe, and the time is one.
-            association = int(self.d.clock().timestamp())
-        await steps.associate(self.d, podeip, pod, eni=found, round=association)
-        self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
-        self._rounds[(key, "associate")] = association
-        await self._show(
-            podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
-        )
-        raise self.looks.poll(key, "associating")
+def _pod(o: Observed) -> PodView:
+    assert o.pod is not None
+    return o.pod
 
-    @staticmethod
-    def _was_bound_to(podeip: PodEIP, pod: PodView, eni_id: str) -> bool:
-        """The PodEIP's status shows its EIP bound to this pod IP on this ENI (from a pass that
-        saw it InUse there): an association to this target has been made before."""
-        status = podeip.status
-        return bool(
-            status
-            and status.eip_address
-            and status.private_ip_address == pod.pod_ip
-            and status.network_interface_id == eni_id
-        )
 
-    def _next_round(self, key: Key, what: str) -> int:
-        return self._rounds.get((key, what), -1) + 1
+def _podeip(o: Observed) -> PodEIP:
+    assert o.podeip is not None
+    return o.podeip
 
-    async def _still_the_same_pod(self, pod: PodView) -> None:
-        """R10: the pod read at the start of the pass may be gone and its IP reused by now."""
-        try:
-            current = PodView.from_body(await self.d.pods.get_pod(pod.namespace, pod.name))
-        except kube_errors.NotFound:
-            raise Requeue(after=0.0, reason="the pod is gone") from None
-        if current.uid != pod.uid or current.pod_ip != pod.pod_ip or current.is_gone:
-            raise Requeue(after=0.0, reason="the pod changed")
 
-    async def _eni_if_on_pod(self, podeip: PodEIP, pod: PodView, eip: Eip) -> str | None:
-        """The ENI through which the EIP is bound to this pod's IP, or None if it is bound elsewhere.
+# ---- reads --------------------------------------------------------------------------------------
+async def look(p: Pass, o: Observed, step: Step) -> Observed:
+    podeip = _podeip(o)
+    allocation_id = podeip.spec.allocation_id
+    eip = await p.looks.eip(allocation_id, max_age=step.max_age)
+    missing_for = None
+    if eip is None:
+        first = p.memory.missing.setdefault(allocation_id, p.d.monotonic())
+        missing_for = p.d.monotonic() - first
+    else:
+        p.memory.missing.pop(allocation_id, None)
+    return replace(o, seen=Seen(eip, fresh=step.max_age <= FRESH), missing_for=missing_for)
 
-        Private IPs are unique in a VPC, so an ENI binding to the pod's current IP is this pod's
-        (we read the pod at the start of the pass). An exclusive ENI bound by its primary IP
-        reports no private IP: then the ENI that holds the pod IP must be the bound instance.
-        """
-        if eip.instance_type and eip.instance_type != NETWORK_INTERFACE:
-            return None
-        if eip.private_ip_address:
-            return eip.instance_id if eip.private_ip_address == pod.pod_ip else None
-        binding = records.binding_of(podeip)
-        if (
-            binding
-            and binding.primary
-            and binding.eni_id == eip.instance_id
-            and binding.private_ip == pod.pod_ip
-        ):
-            return eip.instance_id
-        eni = await self.d.cloud.find_eni(pod.pod_ip or "")
-        if eni and eni.eni_id == eip.instance_id and eni.primary_ip == pod.pod_ip:
-            return eni.eni_id
-        return None
 
-    async def _bound(self, podeip: PodEIP, pod: PodView, eip: Eip, *, eni_id: str) -> None:
-        now = self.d.clock()
-        ip = pod.pod_ip or ""
-        uid, primary = podeip.metadata.uid or "", not eip.private_ip_address
-        binding = records.Binding(eni_id, ip, primary=primary, podeip_uid=uid, pod_uid=pod.uid)
-        if records.binding_of(podeip) != binding:
-            # Found bound (an adopted EIP, our answer was lost, or a record of an older format):
-            # record it, so that it is unbound when the pod goes (R6 compares with this record).
-            podeip = await steps.record_binding(self.d, podeip, binding)
-        status = records.observed_status(eip) | {
-            "eipAddress": eip.ip_address,
-            "privateIPAddress": ip,
-            "networkInterfaceID": eni_id,
-        }
-        first_time = not (
-            podeip.status
-            and podeip.status.eip_address == eip.ip_address
-            and podeip.status.private_ip_address == ip
-        )
-        ready = ("True", c.EV_BOUND, f"EIP {eip.ip_address} on {ip}")
-        await self._write_status(podeip, status, ready=ready)
-        changed = await outputs.publish(
-            self.d.pods, pod, address=eip.ip_address, reason=c.READINESS_REASON_OK, now=now
-        )
-        if changed and pod.declares_eip_gate and podeip.metadata.creation_timestamp:
-            self.d.metrics.ready_seconds.observe((now - podeip.metadata.creation_timestamp).total_seconds())
-        if first_time:
-            message = f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {ip} on {eni_id}"
-            await self.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
-            await self.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
+async def find_eni(p: Pass, o: Observed, step: Step) -> Observed:
+    eni = await p.d.cloud.find_eni(_pod(o).pod_ip or "")
+    return replace(o, eni_looked=True, pod_eni=eni)
 
-    async def _claim(self, podeip: PodEIP, pod: PodView) -> bool:
-        """One holder per allocation ID (docs/reliability.md R7): a Lease named after the EIP."""
-        me = holder_identity(namespace=pod.namespace, name=pod.name, uid=podeip.metadata.uid or "")
-        allocation_id = podeip.spec.allocation_id
-        held = self._claims.get(allocation_id)
-        if held is not None and held[0] == me and self.d.monotonic() - held[1] < CLAIM_RECHECK:
-            return True  # ours a moment ago: passes caused by our own writes need not ask again
-        holder = await self.d.claims.claim(allocation_id, holder=me)
-        if holder != me and not await self._holder_exists(holder):
-            # The holder's PodEIP is gone without releasing its claim (a finalizer removed by
-            # hand): drop the stale claim, then claim again.
-            await self.d.claims.release_claim(allocation_id, holder=holder)
-            holder = await self.d.claims.claim(allocation_id, holder=me)
-        if holder == me:
-            self._claims[allocation_id] = (me, self.d.monotonic())
-            return True
-        self._claims.pop(allocation_id, None)
-        message = f"EIP {allocation_id} is claimed by pod {holder.rpartition('/')[0]}; waiting"
-        await self._show(podeip, pod, reason=c.EV_CLAIMED_BY_OTHER, message=message, warn=True)
+
+async def claim_once(p: Pass, podeip: PodEIP, pod: PodView) -> tuple[ownership.Claim, str]:
+    """One holder per allocation ID (docs/reliability.md R7): a Lease named after the EIP."""
+    me = holder_identity(namespace=pod.namespace, name=pod.name, uid=podeip.metadata.uid or "")
+    allocation_id = podeip.spec.allocation_id
+    held = p.memory.claims.get(allocation_id)
+    if held is not None and held[0] == me and p.d.monotonic() - held[1] < CLAIM_RECHECK:
+        return (
+            ownership.Claim.MINE,
+            me,
+        )  # ours a moment ago: passes caused by our own writes need not ask again
+    holder = await p.d.claims.claim(allocation_id, holder=me)
+    if holder != me and not await holder_exists(p.d, holder):
+        # The holder's PodEIP is gone without releasing its claim (a finalizer removed by
+        # hand): drop the stale claim, then claim again.
+        await p.d.claims.release_claim(allocation_id, holder=holder)
+        holder = await p.d.claims.claim(allocation_id, holder=me)
+    if holder == me:
+        p.memory.claims[allocation_id] = (me, p.d.monotonic())
+        return ownership.Claim.MINE, me
+    p.memory.claims.pop(allocation_id, None)
+    return ownership.Claim.OTHER, holder
+
+
+async def holder_exists(d: Deps, holder: str) -> bool:
+    namespace, _, rest = holder.partition("/")
+    name, _, uid = rest.partition("/")
+    try:
+        body: dict[str, Any] = await d.podeips.get(namespace, name)
+    except kube_errors.NotFound:
         return False
+    return bool(body.get("metadata", {}).get("uid") == uid)
 
-    async def _holder_exists(self, holder: str) -> bool:
-        namespace, _, rest = holder.partition("/")
-        name, _, uid = rest.partition("/")
-        try:
-            body: dict[str, Any] = await self.d.podeips.get(namespace, name)
-        except kube_errors.NotFound:
-            return False
-        return bool(body.get("metadata", {}).get("uid") == uid)
 
-    async def _eip_missing(self, podeip: PodEIP, pod: PodView) -> None:
-        """The recorded EIP is not found. Only two looks apart, and no EIP tagged for this
-        PodEIP, make it lost: a Describe that briefly misses an EIP must not cause a second one."""
-        allocation_id = podeip.spec.allocation_id
-        first = self._missing.setdefault(allocation_id, self.d.monotonic())
-        if self.d.monotonic() - first < LOST_CONFIRM:
-            self.looks.forget(allocation_id)
-            raise Requeue(after=LOST_CONFIRM, reason="EIP not found; looking again")
-        kind, _ = records.kind_of_strategy(podeip)
-        message = f"EIP {allocation_id} no longer exists"
-        adopted = records.frozen_request(podeip) is None
-        if kind is AllocationType.STATIC or adopted:
-            # A Static EIP is the user's; an adopted PodEIP has no request to allocate anew with.
-            await self._show(podeip, pod, reason=c.EV_EIP_NOT_FOUND, message=message, warn=True)
-            raise Requeue(after=SLOW_RETRY, reason="EIP missing")
-        self._missing.pop(allocation_id, None)
-        await self.d.events.warning(
-            podeip_ref(podeip), reason=c.EV_EIP_LOST, message=message + "; allocating anew"
-        )
-        # Auto: released out of band. Forget it and allocate anew with a fresh token (the tag
-        # lookup before Allocate still finds anything tagged for this PodEIP).
-        attempt = str(records.attempt_of(podeip) + 1)
-        patch = {
-            "metadata": {"annotations": {c.ANN_ATTEMPT: attempt, records.ANN_BINDING: None}},
-            "spec": {"allocationID": ""},
-        }
-        await steps.record(self.d, podeip, patch)
-        raise Requeue(after=0.0, reason="EIP lost; allocating again")
+# ---- acts ---------------------------------------------------------------------------------------
+async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
+    podeip = _podeip(o)
+    uid = podeip.metadata.uid or ""
+    podeip, allocated = await steps.allocate(p.d, podeip, _pod(o), lookup=step.lookup)
+    p.memory.fresh.discard(uid)
+    if allocated is not None:  # a new EIP is Available: no need to Describe it
+        p.looks.remember(allocated, allocation_id=allocated.allocation_id)
+    return replace(o, podeip=podeip, seen=None, fresh_podeip=False)
 
-    async def _conflict(self, podeip: PodEIP, pod: PodView, message: str) -> None:
-        message += "; it is never taken away"
-        await self._show(podeip, pod, reason=c.EV_CONFLICT, message=message, warn=True)
+
+async def tag(p: Pass, o: Observed, step: Step) -> Observed:
+    assert step.eip is not None and step.verdict is not None
+    await p.adopt_eip(_podeip(o), step.eip, step.verdict)
+    return replace(o, seen=None, held=None)
+
+
+async def join(p: Pass, o: Observed, step: Step) -> Observed:
+    assert step.eip is not None
+    podeip = _podeip(o)
+    allocation_id = podeip.spec.allocation_id
+    p.looks.forget(allocation_id)
+    await steps.join_bandwidth_package(p.d, podeip, step.eip, round=step.round)
+    p.looks.forget(allocation_id)
+    p.memory.rounds[(key_of(podeip), "join")] = step.round
+    return replace(o, joined=True)
+
+
+async def associate(p: Pass, o: Observed, step: Step) -> None:
+    assert step.eni is not None
+    podeip, pod = _podeip(o), _pod(o)
+    allocation_id = podeip.spec.allocation_id
+    await still_the_same_pod(p, pod)
+    p.looks.forget(allocation_id)
+    p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
+    p.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
+    p.memory.rounds[(key_of(podeip), "associate")] = step.round
+    await p.show(
+        p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
+    )
+    raise p.looks.poll(key_of(podeip), "associating")
+
+
+async def still_the_same_pod(p: Pass, pod: PodView) -> None:
+    """R10: the pod read at the start of the pass may be gone and its IP reused by now."""
+    try:
+        current = PodView.from_body(await p.d.pods.get_pod(pod.namespace, pod.name))
+    except kube_errors.NotFound:
+        raise Requeue(after=0.0, reason="the pod is gone") from None
+    if current.uid != pod.uid or current.pod_ip != pod.pod_ip or current.is_gone:
+        raise Requeue(after=0.0, reason="the pod changed")
+
+
+async def unbind(p: Pass, o: Observed, step: Step) -> None:
+    """Unassociate what this PodEIP recorded (the plan checked the verdict and the record;
+    ``steps.unassociate_if_ours`` checks them again right at the call)."""
+    assert step.eip is not None and step.verdict is not None
+    podeip = _podeip(o)
+    allocation_id = step.eip.allocation_id
+    p.looks.forget(allocation_id)
+    if not await steps.unassociate_if_ours(p.d, podeip, step.eip, step.verdict):
+        raise Requeue(after=SLOW_RETRY, reason="nothing of ours to unbind")
+    p.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
+    if step.state is State.UNBINDING and podeip.metadata.deletion_timestamp is None:
+        message = f"pod gone: EIP {allocation_id} unassociated from its IP"
+        await p.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
+    raise p.looks.poll(key_of(podeip), step.note)
+
+
+async def forget_lost(p: Pass, o: Observed, step: Step) -> None:
+    """Auto, released out of band: forget it and allocate anew with a fresh token (the tag
+    lookup before Allocate still finds anything tagged for this PodEIP)."""
+    podeip = _podeip(o)
+    allocation_id = podeip.spec.allocation_id
+    p.memory.missing.pop(allocation_id, None)
+    message = f"EIP {allocation_id} no longer exists; allocating anew"
+    await p.d.events.warning(podeip_ref(podeip), reason=c.EV_EIP_LOST, message=message)
+    attempt = str(records.attempt_of(podeip) + 1)
+    patch = {
+        "metadata": {"annotations": {c.ANN_ATTEMPT: attempt, records.ANN_BINDING: None}},
+        "spec": {"allocationID": ""},
+    }
+    p.podeip = await steps.record(p.d, podeip, patch)
+    raise Requeue(after=0.0, reason="EIP lost; allocating again")
+
+
+async def show_bound(p: Pass, o: Observed, step: Step) -> None:
+    assert step.eip is not None
+    podeip, pod, eip = _podeip(o), _pod(o), step.eip
+    p.looks.settled(key_of(podeip))
+    now = p.d.clock()
+    ip = pod.pod_ip or ""
+    uid, primary = podeip.metadata.uid or "", not eip.private_ip_address
+    binding = records.Binding(step.eni_id, ip, primary=primary, podeip_uid=uid, pod_uid=pod.uid)
+    if records.binding_of(podeip) != binding:
+        # Found bound (an adopted EIP, our answer was lost, or a record of an older format):
+        # record it, so that it is unbound when the pod goes (R6 compares with this record).
+        podeip = await steps.record_binding(p.d, podeip, binding)
+    status = records.observed_status(eip) | {
+        "eipAddress": eip.ip_address,
+        "privateIPAddress": ip,
+        "networkInterfaceID": step.eni_id,
+    }
+    first_time = not (
+        podeip.status
+        and podeip.status.eip_address == eip.ip_address
+        and podeip.status.private_ip_address == ip
+    )
+    p.status(podeip, status, ready=("True", c.EV_BOUND, f"EIP {eip.ip_address} on {ip}"))
+    changed = await outputs.publish(
+        p.d.pods, pod, address=eip.ip_address, reason=c.READINESS_REASON_OK, now=now
+    )
+    if changed and pod.declares_eip_gate and podeip.metadata.creation_timestamp:
+        p.d.metrics.ready_seconds.observe((now - podeip.metadata.creation_timestamp).total_seconds())
+    if first_time:
+        message = f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {ip} on {step.eni_id}"
+        await p.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
+        await p.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
+
+
+async def wait(p: Pass, o: Observed, step: Step) -> None:
+    """Show why (if the step says), then look again at the time the step names."""
+    podeip = _podeip(o)
+    if step.reason and podeip.metadata.deletion_timestamp is not None:
+        if step.warn:  # a PodEIP being deleted shows nothing but Events on itself
+            await p.d.events.warning(podeip_ref(podeip), reason=step.reason, message=step.message)
+    elif step.reason:
+        await p.show(podeip, o.pod, reason=step.reason, message=step.message, warn=step.warn)
+    if step.state is State.MISSING:
+        p.looks.forget(podeip.spec.allocation_id)
+    if step.poll:
+        raise p.looks.poll(key_of(podeip), step.poll)
+    if step.after is not None:
+        raise Requeue(after=step.after, reason=step.note or step.reason)
+
+
+async def refuse(p: Pass, o: Observed, step: Step) -> None:
+    assert step.verdict is not None
+    await p.left_alone(_podeip(o), step.verdict)
+    raise Requeue(after=step.after or SLOW_RETRY, reason=step.note)

@@ -1,28 +1,33 @@
-"""One reconcile pass for a pod and its PodEIP (same namespace and name).
+"""One reconcile pass for a pod and its PodEIP (same namespace and name): observe → plan → act.
 
-The pass reads the pod, the PodEIP and the EIP, and takes the next step towards the state the
-release matrix asks for (docs/compatibility.md §5), at most one mutating cloud call at a time:
+The pass reads the pod and the PodEIP, then repeats: :func:`podeip.reconcile.plan.plan` names
+the binding's state and the next step from what the pass has observed so far; the step is
+carried out here or in ``binding.py`` / ``teardown.py`` / ``pools.py`` / ``owners.py``; a read
+adds a fact and the pass plans again; an act ends the pass, at most one mutating cloud call at
+a time, as the release matrix (docs/compatibility.md §5) and the ownership rules ask:
 
     no PodEIP, pod asks        → create the PodEIP (finalizer, frozen request)
     EIP not this PodEIP's      → nothing but a condition and a Warning: another PodEIP's tags,
                                  or an untagged EIP without proof (domain/ownership.py)
     PodEIP being deleted       → teardown: unbind (ours only), release (Auto), drop the claim
-                                 (Static), then remove the finalizer          (teardown.py)
+                                 (Static), then remove the finalizer
     pod present (same or reborn same-owner pod)
                                → allocate (Auto) / claim (Static) → associate → show on the pod
-                                                                              (binding.py)
     pod gone                   → unbind at once; Follow or expired TTL: delete the PodEIP
-                                 (its teardown releases); TTL: wait; Never: keep (teardown.py)
+                                 (its teardown releases); TTL: wait; Never: keep
 
 Async cloud states and waits are ``Requeue``s, never sleeps (looks.py decides when to look
-again). Cloud failures become a condition, an Event and a backoff, in one place here.
+again). Cloud failures become a condition, an Event and a backoff, in one place here. The
+PodEIP's status (fields and Ready condition) is written once, at the end of the pass
+(``base.Pass.flush``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,20 +36,16 @@ from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
 from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
 from podeip.cloud import ratelimit
-from podeip.cloud.models import EipStatus
-from podeip.domain import ownership, release
+from podeip.domain import release
 from podeip.domain.annotations import candidate_keys, parse_pod_annotations
 from podeip.domain.request import ParseResult, changed_suffixes
 from podeip.k8s import errors as kube_errors
-from podeip.reconcile import outputs, records
-from podeip.reconcile.base import key_of
-from podeip.reconcile.binding import SLOW_RETRY
-from podeip.reconcile.deps import log_fields, pod_ref, podeip_ref
-from podeip.reconcile.looks import STEADY
-from podeip.reconcile.owners import Cascade
-from podeip.reconcile.pools import Pools
+from podeip.reconcile import binding, expiry, outputs, owners, pools, records, steps, teardown
+from podeip.reconcile.base import Memory, Pass, key_of, tell_once
+from podeip.reconcile.deps import Deps, log_fields, pod_ref, podeip_ref
+from podeip.reconcile.looks import Looks
+from podeip.reconcile.plan import Do, Observed, Step, plan
 from podeip.reconcile.queue import Key, Requeue
-from podeip.reconcile.teardown import Teardown
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,45 @@ FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = 
 }
 
 
-class Reconciler(Pools, Cascade, Teardown):
-    """The pass itself; its state and shared writers are in ``base.PassBase``."""
+#: A pass plans at most this many steps (reads and bookkeeping between acts); more would be a
+#: plan that does not progress: the key comes back later instead of spinning.
+MAX_STEPS = 24
+
+
+class Reconciler:
+    """The pass itself. It owns what the operator remembers between passes (``memory``) and
+    its looks at the cloud (``looks``); each pass gets a ``base.Pass`` over them."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self.memory = Memory()
+        self.looks = Looks(deps.cloud, clock=deps.clock, monotonic=deps.monotonic)
+        #: The act of each step (``plan.Do``); reads return what they observed, acts end the pass.
+        self._acts: dict[Do, Callable[[Pass, Observed, Step], Awaitable[Observed | None]]] = {
+            Do.TAKE_POD: self._take_pod,
+            Do.NOTE: self._note,
+            Do.LOOK: binding.look,
+            Do.LOOK_OWNER: owners.look_owner,
+            Do.READ_CLAIM: teardown.read_claim,
+            Do.FIND_ENI: binding.find_eni,
+            Do.LIST_HELD: teardown.list_held,
+            Do.ALLOCATE: binding.allocate,
+            Do.CLAIM: pools.claim,
+            Do.TAG: binding.tag,
+            Do.JOIN: binding.join,
+            Do.ASSOCIATE: binding.associate,
+            Do.UNBIND: binding.unbind,
+            Do.RELEASE: teardown.release,
+            Do.FORGET_LOST: binding.forget_lost,
+            Do.PRESERVE: teardown.preserve,
+            Do.SKIP: teardown.skip,
+            Do.SHOW_BOUND: binding.show_bound,
+            Do.WAIT: binding.wait,
+            Do.REFUSE: binding.refuse,
+            Do.DELETE_PODEIP: teardown.delete_podeip,
+            Do.KEEP: teardown.keep,
+            Do.DROP_FINALIZER: teardown.drop_finalizer,
+        }
 
     # ---- entry point ---------------------------------------------------------------------
     async def reconcile(self, key: Key) -> None:
@@ -74,79 +112,79 @@ class Reconciler(Pools, Cascade, Teardown):
         pod = PodView.from_body(pod_body) if pod_body else None
         podeip = PodEIP.model_validate(body) if body else None
         if podeip is None:
-            if pod is None:
+            if pod is None or plan(self._observe(None, pod)).do is not Do.CREATE:
                 return
             podeip = await self._create(pod)
             if podeip is None:
                 return
+        p = Pass(self.d, self.memory, self.looks, podeip, parse=self._parse)
         try:
-            await self._step(podeip, pod)
+            await self._step(p, podeip, pod)
         except cloud_errors.CloudError as error:
-            await self._cloud_failure(podeip, pod, error)
+            await self._cloud_failure(p.podeip, pod, error, p)
+        finally:
+            await p.flush()
 
-    async def _step(self, podeip: PodEIP, pod: PodView | None) -> None:
-        self.looks.not_due(key_of(podeip))
-        if podeip.metadata.deletion_timestamp is not None:
-            await self._teardown(podeip, pod)
-            return
-        if not await self._ownership_gate(podeip, pod):
-            raise Requeue(after=SLOW_RETRY, reason="EIP not this PodEIP's")
-        adoptable = not podeip.annotations.get(c.ANN_POD_UID) and pod is not None and not pod.is_gone
-        if adoptable and pod is not None and self._asks_for(pod, podeip):
-            # A PodEIP that AENC or Terway's migration created: its pod is this one.
-            podeip = await self._adopt(podeip, pod, reborn=False)
-        kind, strategy = records.kind_of_strategy(podeip)
-        decision = release.decide(
-            allocation_type=kind,
-            strategy=strategy,
-            release_after=podeip.spec.allocation_type.release_after,
-            pod=release.pod_presence(
-                pod=pod,
-                recorded_uid=podeip.annotations.get(c.ANN_POD_UID, ""),
-                recorded_owner=podeip.annotations.get(c.ANN_OWNER, ""),
-                asks_for_eip=pod is not None and self._asks_for(pod, podeip),
-            ),
-            gone_since=records.gone_since_of(podeip),
+    def _observe(self, podeip: PodEIP | None, pod: PodView | None) -> Observed:
+        """What the pass knows before its first step: the two objects, the clock, the memory."""
+        uid = (podeip.metadata.uid or "") if podeip is not None else ""
+        key = key_of(podeip) if podeip is not None else ("", "")
+        return Observed(
+            podeip=podeip,
+            pod=pod,
             now=self.d.clock(),
-            kept_expiry=self.d.settings.kept_eip_expiry,
-            owner_deleted=await self._owner_deleted(podeip, pod),
+            settings=self.d.settings,
+            cluster_id=self.d.cluster_id,
+            asks_for=pod is not None and podeip is not None and self._asks_for(pod, podeip),
+            fresh_podeip=uid in self.memory.fresh,
+            rounds={
+                what: self.memory.rounds[(key, what)]
+                for what in ("associate", "join")
+                if (key, what) in self.memory.rounds
+            },
         )
-        if decision.action is release.Action.ASSOCIATE and pod is not None:
-            podeip = await self._adopt(podeip, pod, reborn=True)
-        if decision.action in (release.Action.KEEP_ASSOCIATED, release.Action.ASSOCIATE) and pod is not None:
+
+    async def _step(self, p: Pass, podeip: PodEIP, pod: PodView | None) -> None:
+        self.looks.not_due(key_of(podeip))
+        o: Observed | None = self._observe(podeip, pod)
+        for _ in range(MAX_STEPS):
+            assert o is not None
+            step = plan(o)
+            o = await self._acts[step.do](p, o, step)
+            if o is None:
+                return
+            p.podeip = o.podeip or p.podeip
+        raise Requeue(after=1.0, reason="the pass made no progress")
+
+    async def _take_pod(self, p: Pass, o: Observed, step: Step) -> Observed:
+        assert o.podeip is not None and o.pod is not None
+        return replace(o, podeip=await self._adopt(o.podeip, o.pod, reborn=step.reborn))
+
+    async def _note(self, p: Pass, o: Observed, step: Step) -> Observed:
+        """The pass's bookkeeping of the pod, once: edits and podLastSeen while it is there;
+        the refusal of an unrelated pod, the moment it was first seen gone and the expiry
+        Events when it is gone (recorded before anything else is done for the gone pod)."""
+        podeip, pod, decision = o.podeip, o.pod, step.decision
+        assert podeip is not None and decision is not None
+        if decision.action is release.Action.KEEP_ASSOCIATED and pod is not None:
             await self._note_edits(podeip, pod)
             podeip = await self._seen_now(podeip)
-            await self._ensure_bound(podeip, pod)
-            return
+            return replace(o, podeip=podeip, noted=True)
         if decision.action is release.Action.REFUSE and pod is not None:
             message = (
                 f"PodEIP {pod.namespace}/{pod.name} keeps EIP {podeip.spec.allocation_id} for pod "
                 f"{podeip.annotations.get(c.ANN_OWNER) or 'of another owner'}; this pod gets no EIP"
             )
             await self._tell_once(pod, c.EV_CLAIMED_BY_OTHER, message)
-        await self._pod_gone(podeip, decision)
-
-    async def _ownership_gate(self, podeip: PodEIP, pod: PodView | None) -> bool:
-        """Before any other step on an Auto PodEIP's EIP: adopt an untagged EIP with proof, and
-        leave alone (False) one that another PodEIP's tags name or that has no proof. (Static
-        EIPs go by their claim: ``_claim`` with a pod, ``_claim_of`` when it is gone.)"""
-        if podeip.spec.allocation_type.type is not AllocationType.AUTO or not podeip.spec.allocation_id:
-            return True
-        eip = await self.looks.eip(podeip.spec.allocation_id, max_age=STEADY)
-        if eip is None:
-            return True  # the binding path confirms a missing EIP and allocates anew (or not)
-        verdict = self._judge(podeip, eip)
-        live = pod is not None and not pod.is_gone and bool(pod.pod_ip) and eip.status is EipStatus.IN_USE
-        unproven = verdict.standing is ownership.Standing.NOT_ADOPTED and live and pod is not None
-        # The proof: the cloud shows the EIP bound to exactly this live pod's IP.
-        if unproven and pod is not None and await self._eni_if_on_pod(podeip, pod, eip):
-            verdict = self._judge(podeip, eip, on_live_pod=True)
-        if verdict.standing is ownership.Standing.ADOPT:
-            await self._adopt_eip(podeip, eip, verdict)
-        elif verdict.standing is not ownership.Standing.OURS:
-            await self._left_alone(podeip, pod, verdict)
-            return False
-        return True
+        if decision.gone_since is not None:
+            # First seen gone: the TTL runs from now, recorded before anything else so that a
+            # restart neither restarts nor shortens it.
+            moment = records.format_gone_since(decision.gone_since)
+            podeip = await steps.record(
+                self.d, podeip, {"metadata": {"annotations": {c.ANN_POD_GONE_SINCE: moment}}}
+            )
+        podeip = await expiry.report(self.d, podeip, decision)
+        return replace(o, podeip=podeip, noted=True)
 
     async def _note_edits(self, podeip: PodEIP, pod: PodView) -> None:
         """EIP annotations are read once, when the PodEIP is created (README, creation-only).
@@ -171,8 +209,7 @@ class Reconciler(Pools, Cascade, Teardown):
             "annotations are read only when the PodEIP is created, so the EIP is unchanged "
             "(re-create the pod, and its PodEIP, to apply them)"
         )
-        if self._reported.get(pod.uid) != c.EV_ANNOTATIONS_CHANGED + message:
-            self._remember_report(pod.uid, c.EV_ANNOTATIONS_CHANGED + message)
+        if self.memory.new_report(pod.uid, c.EV_ANNOTATIONS_CHANGED + message):
             await self.d.events.normal(pod_ref(pod), reason=c.EV_ANNOTATIONS_CHANGED, message=message)
 
     async def _seen_now(self, podeip: PodEIP) -> PodEIP:
@@ -201,7 +238,7 @@ class Reconciler(Pools, Cascade, Teardown):
     def _parse(self, pod: PodView) -> ParseResult:
         s = self.d.settings
         # On a virtual node served by us, ECI reads its own eci-* aliases: we must not (§2.5).
-        on_virtual = self._virtual_nodes.get(pod.node_name or "", False)
+        on_virtual = self.memory.virtual_nodes.get(pod.node_name or "", False)
         return parse_pod_annotations(
             pod.annotations,
             owner_kind=pod.owner.kind if pod.owner else None,
@@ -249,7 +286,7 @@ class Reconciler(Pools, Cascade, Teardown):
             )
             return None
         await self._report(pod, parsed)
-        request = await self._from_list(pod, parsed)
+        request = await pools.from_list(self.d, self.memory, pod, parsed)
         if request is None and parsed.eip_list is not None and not parsed.errors:
             return None  # an EIP list has no entry for the pod: it waits (reported)
         if request is None:  # invalid annotations: nothing is allocated
@@ -269,7 +306,7 @@ class Reconciler(Pools, Cascade, Teardown):
             raise Requeue(after=0.0, reason="PodEIP appeared meanwhile") from None
         podeip = PodEIP.model_validate(created)
         if request.allocation_type is AllocationType.AUTO:
-            self._fresh.add(podeip.metadata.uid or "")
+            self.memory.fresh.add(podeip.metadata.uid or "")
         logger.info(
             "created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid, extra=log_fields(podeip)
         )
@@ -280,9 +317,8 @@ class Reconciler(Pools, Cascade, Teardown):
         findings = [("Warning", c.EV_INVALID_ANNOTATION, e.message) for e in parsed.errors]
         findings += [(w.event_type, w.reason, w.message) for w in parsed.warnings]
         signature = repr(findings)
-        if not findings or self._reported.get(pod.uid) == signature:
+        if not findings or not self.memory.new_report(pod.uid, signature):
             return
-        self._remember_report(pod.uid, signature)
         for event_type, reason, message in findings:
             await self.d.events.record(pod_ref(pod), type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
 
@@ -293,22 +329,20 @@ class Reconciler(Pools, Cascade, Teardown):
             await self._report(pod, ParseResult(request=None, warnings=tke_only))
 
     async def _tell_once(self, pod: PodView, reason: str, message: str) -> None:
-        if self._reported.get(pod.uid) != reason + message:
-            self._remember_report(pod.uid, reason + message)
-            await self.d.events.warning(pod_ref(pod), reason=reason, message=message)
+        await tell_once(self.d, self.memory, pod, reason, message)
 
     async def _on_virtual_node(self, pod: PodView) -> bool:
         if not pod.node_name:
             return False
-        if pod.node_name not in self._virtual_nodes:
+        if pod.node_name not in self.memory.virtual_nodes:
             label, _, value = self.d.settings.virtual_node_label.partition("=")
             try:
                 node = await self.d.client.get(f"/api/v1/nodes/{pod.node_name}")
             except kube_errors.NotFound:
                 return False
             labels = node.get("metadata", {}).get("labels") or {}
-            self._virtual_nodes[pod.node_name] = labels.get(label) == value
-        return self._virtual_nodes[pod.node_name]
+            self.memory.virtual_nodes[pod.node_name] = labels.get(label) == value
+        return self.memory.virtual_nodes[pod.node_name]
 
     async def _adopt(self, podeip: PodEIP, pod: PodView, *, reborn: bool) -> PodEIP:
         """A pod takes over the PodEIP's EIP: a same-name pod of the same owner coming back to a
@@ -333,7 +367,7 @@ class Reconciler(Pools, Cascade, Teardown):
         return PodEIP.model_validate(updated)
 
     async def _cloud_failure(
-        self, podeip: PodEIP, pod: PodView | None, error: cloud_errors.CloudError
+        self, podeip: PodEIP, pod: PodView | None, error: cloud_errors.CloudError, p: Pass | None = None
     ) -> None:
         """A failed cloud call: a condition and Events without the RequestId (so that repeats
         are the same Event, counted, and write nothing new), a metric, a log line with it, and
@@ -358,7 +392,10 @@ class Reconciler(Pools, Cascade, Teardown):
         if error.message:
             message += f": {error.message}"
         if podeip.metadata.deletion_timestamp is None:
-            await self._show(podeip, pod, reason=reason, message=message, warn=True)
+            shown = p or Pass(self.d, self.memory, self.looks, podeip, parse=self._parse)
+            await shown.show(podeip, pod, reason=reason, message=message, warn=True)
+            if p is None:
+                await shown.flush()
         else:
             await self.d.events.warning(podeip_ref(podeip), reason=reason, message=message)
         raise self.looks.back_off(key_of(podeip), delay, reason)

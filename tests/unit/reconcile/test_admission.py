@@ -304,7 +304,7 @@ def test_lint_reads_every_value_as_the_operator_does(
     )
     world = world_with(annotations, owner=owner, node="virtual-a" if virtual else "node-a")
     operator = reconciler(world, Settings(cloud={"provider": "simulated"}, enable_virtual_node=virtual))
-    operator._virtual_nodes["virtual-a"] = True
+    operator.memory.virtual_nodes["virtual-a"] = True
     from_operator = operator._parse(PodView.from_body(world.pods[KEY]))
     assert bad == []
     if from_operator.eip_list is None:
