@@ -217,6 +217,13 @@ _BUSY = {
 }
 
 
+def _slow(state: State, reason: str, message: str, *, note: str, eip: Eip | None = None) -> Step:
+    """Wait for what only a human or another pod can change: shown, warned, looked at again slowly."""
+    return Step(
+        state, Do.WAIT, eip=eip, reason=reason, message=message, warn=True, after=SLOW_RETRY, note=note
+    )
+
+
 def plan(o: Observed) -> Step:
     podeip, pod = o.podeip, o.pod
     if podeip is None:
@@ -335,14 +342,8 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
             return Step(State.UNCLAIMED, Do.CLAIM)
         if o.claim[0] is not ownership.Claim.MINE:
             message = f"EIP {allocation_id} is claimed by pod {o.claim[1].rpartition('/')[0]}; waiting"
-            return Step(
-                State.CLAIMED_BY_OTHER,
-                Do.WAIT,
-                reason=c.EV_CLAIMED_BY_OTHER,
-                message=message,
-                warn=True,
-                after=SLOW_RETRY,
-                note="EIP claimed by another pod",
+            return _slow(
+                State.CLAIMED_BY_OTHER, c.EV_CLAIMED_BY_OTHER, message, note="EIP claimed by another pod"
             )
     if o.seen is None:
         return Step(State.OBSERVING, Do.LOOK, max_age=STEADY)
@@ -376,15 +377,12 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
     if not o.eni_looked:
         return Step(State.OBSERVING, Do.FIND_ENI)
     if o.pod_eni is None:
-        return Step(
+        return _slow(
             State.ALLOCATED_AVAILABLE,
-            Do.WAIT,
-            eip=eip,
-            reason=c.EV_NO_ENI,
-            message=f"no ENI in the VPC holds pod IP {pod.pod_ip}",
-            warn=True,
-            after=SLOW_RETRY,
+            c.EV_NO_ENI,
+            f"no ENI in the VPC holds pod IP {pod.pod_ip}",
             note="no ENI for the pod IP",
+            eip=eip,
         )
     association = o.rounds.get("associate", -1) + 1
     if association == 0 and was_bound_to(podeip, pod, o.pod_eni.eni_id):
@@ -419,16 +417,7 @@ def _in_use(o: Observed, podeip: PodEIP, pod: PodView, eip: Eip) -> Step:
         )
     where = f"{eip.instance_type} {eip.instance_id} {eip.private_ip_address}".strip()
     message = f"EIP {eip.allocation_id} is bound to {where}, not by us; it is never taken away"
-    return Step(
-        State.BOUND_ELSEWHERE,
-        Do.WAIT,
-        eip=eip,
-        reason=c.EV_CONFLICT,
-        message=message,
-        warn=True,
-        after=SLOW_RETRY,
-        note="EIP bound elsewhere",
-    )
+    return _slow(State.BOUND_ELSEWHERE, c.EV_CONFLICT, message, note="EIP bound elsewhere", eip=eip)
 
 
 def _missing(o: Observed, podeip: PodEIP) -> Step:
@@ -439,13 +428,10 @@ def _missing(o: Observed, podeip: PodEIP) -> Step:
     static = podeip.spec.allocation_type.type is AllocationType.STATIC
     if static or records.frozen_request(podeip) is None:
         # A Static EIP is the user's; an adopted PodEIP has no request to allocate anew with.
-        return Step(
+        return _slow(
             State.LOST,
-            Do.WAIT,
-            reason=c.EV_EIP_NOT_FOUND,
-            message=f"EIP {podeip.spec.allocation_id} no longer exists",
-            warn=True,
-            after=SLOW_RETRY,
+            c.EV_EIP_NOT_FOUND,
+            f"EIP {podeip.spec.allocation_id} no longer exists",
             note="EIP missing",
         )
     return Step(State.LOST, Do.FORGET_LOST)
@@ -594,15 +580,8 @@ def _teardown(o: Observed, podeip: PodEIP) -> Step:
                 f"EIP {eip.allocation_id} is bound to {eip.instance_id}, which this PodEIP did not "
                 "bind; it is neither taken away nor released; unbind it to let the PodEIP go"
             )
-            return Step(
-                State.BOUND_ELSEWHERE,
-                Do.WAIT,
-                eip=eip,
-                reason=c.EV_FAILED_RELEASE,
-                message=message,
-                warn=True,
-                after=SLOW_RETRY,
-                note="EIP bound elsewhere",
+            return _slow(
+                State.BOUND_ELSEWHERE, c.EV_FAILED_RELEASE, message, note="EIP bound elsewhere", eip=eip
             )
         if auto:
             return Step(State.DELETING, Do.RELEASE, eip=eip)

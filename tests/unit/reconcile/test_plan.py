@@ -680,3 +680,10 @@ def test_no_mutating_action_without_an_observation_of_the_eip() -> None:
 def test_the_plan_is_pure_same_observation_same_step() -> None:
     for row in ROWS:
         assert plan(row.observed) == plan(replace(row.observed))
+
+
+def test_every_shown_reason_is_the_catalogues() -> None:
+    """What a step shows (condition, pod gate, Event) is a catalogue reason, never built."""
+    shown = {plan(row.observed).reason for row in ROWS} - {""}
+    assert len(shown) > 8
+    assert shown <= c.REASONS, shown - c.REASONS
