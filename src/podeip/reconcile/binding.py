@@ -11,8 +11,6 @@ this PodEIP's and the pod's UIDs, before the call (R1).
 
 from __future__ import annotations
 
-from typing import Any
-
 from podeip import constants as c
 from podeip.api.podeip import AllocationType, PodEIP
 from podeip.api.pods import PodView
@@ -216,11 +214,8 @@ class Binding(PassBase):
     async def _holder_exists(self, holder: str) -> bool:
         namespace, _, rest = holder.partition("/")
         name, _, uid = rest.partition("/")
-        try:
-            body: dict[str, Any] = await self.d.podeips.get(namespace, name)
-        except kube_errors.NotFound:
-            return False
-        return bool(body.get("metadata", {}).get("uid") == uid)
+        podeip = self.d.view.podeip((namespace, name))  # the watch-fed view, no request
+        return podeip is not None and podeip.metadata.uid == uid
 
     async def _eip_missing(self, podeip: PodEIP, pod: PodView) -> None:
         """The recorded EIP is not found. Only two looks apart, and no EIP tagged for this
