@@ -182,7 +182,9 @@ class ClusterView:
         """Whether the view cannot vouch for the pod: one it does not keep (it did not concern us
         until a PodEIP appeared), or one known only from our listing."""
         entry = self._pods.entries.get(key)
-        return key in self._other_pods if entry is None else not entry.confirmed
+        if entry is None:  # (without a PodEIP, a pod that does not ask is nothing to us)
+            return key in self._other_pods and key in self._podeips.entries
+        return not entry.confirmed
 
     def podeip_unsure(self, key: Key) -> bool:
         entry = self._podeips.entries.get(key)
@@ -191,11 +193,13 @@ class ClusterView:
     async def observe(self, key: Key, pods: Pods) -> tuple[PodView | None, PodEIP | None]:
         """The pod and the PodEIP of a key, for a pass: from the view, without a request, except
         for a pod the view cannot vouch for (:meth:`pod_unsure`: rare, never at steady state),
-        which is read once (``pods`` puts the answer in)."""
+        which is read once and kept from then on."""
         pod = self.pod(key)
         if self.pod_unsure(key):
             try:
-                pod = PodView.from_body(await pods.get_pod(*key))
+                body = await pods.get_pod(*key)
+                pod = PodView.from_body(body)
+                self.put_pod(body)  # it concerns us now: its PodEIP is here
             except NotFound:
                 self.drop_pod(key)
                 pod = None
