@@ -35,10 +35,11 @@ from podeip.k8s.leadership import LEASE_NAME, Leadership, LeaseTimings
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
 from podeip.k8s.pods import Pods
+from podeip.k8s.view import ClusterView, ViewedPodEIPs, ViewedPods
 from podeip.observability.logging import configure_logging
 from podeip.observability.metrics import Metrics, start_metrics_server
 from podeip.reconcile import gc
-from podeip.reconcile.deps import Deps
+from podeip.reconcile.deps import Deps, asks_for_eip
 from podeip.reconcile.podeip import Reconciler
 from podeip.reconcile.queue import WorkQueue
 from podeip.settings import Settings
@@ -211,6 +212,7 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
     )
     cloud = provider or build_provider(settings, metrics)
     events = EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator"))
+    view = ClusterView(asks_for_eip=asks_for_eip)
     try:
         await check_no_other_eip_controller(client, events)
         yield Deps(
@@ -219,8 +221,9 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
             status_fields=await status_fields_of(client),
             connection=connection,
             client=client,
-            pods=Pods(client),
-            podeips=PodEIPs(client),
+            pods=ViewedPods(Pods(client), view),
+            podeips=ViewedPodEIPs(PodEIPs(client), view),
+            view=view,
             events=events,
             claims=Claims(client, namespace=settings.namespace),
             cloud=cloud,
@@ -249,12 +252,14 @@ async def running(
             ).inc(),
             gate=leadership.held if leadership else None,
         )
-        deps.enqueue = queue.add
+        deps.enqueue = deps.view.on_change = queue.add
         runner = None
         if settings.metrics_port:
             runner = await start_metrics_server(
                 deps.metrics, host=settings.metrics_host, port=settings.metrics_port
             )
+        # Leader or standby, the view is filled and kept fed: a takeover starts with a full view.
+        view_task = asyncio.create_task(fill_view(deps), name="podeip-view")
         lead_task = start_task = None
         if leadership is None:
             await begin_work(deps, reconciler, queue, None)
@@ -273,9 +278,9 @@ async def running(
             settings.cloud.provider,
         )
         try:
-            yield Operator(connection=deps.connection, queue=queue), reconciler, registry
+            yield Operator(connection=deps.connection, queue=queue, view=deps.view), reconciler, registry
         finally:
-            tasks = [task for task in (gc_task, start_task, lead_task) if task is not None]
+            tasks = [task for task in (gc_task, start_task, lead_task, view_task) if task is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -309,14 +314,33 @@ def leadership_of(settings: Settings, deps: Deps) -> Leadership:
     )
 
 
+async def fill_view(deps: Deps) -> None:
+    """List pods and PodEIPs into the view (k8s/view.py, "Start-up"), again until it succeeds,
+    then wait for kopf's stream to confirm them: no pass decides on a half-listed world."""
+    delay = 1.0
+    while True:
+        try:
+            await deps.view.fill(
+                deps.pods, deps.podeips, page_size=deps.settings.watch.list_chunk_size or 500
+            )
+            await deps.view.confirm(deps.pods, deps.podeips)
+            return
+        except ApiError as error:
+            logger.warning("listing pods and PodEIPs failed (%s); again in %.0f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 async def begin_work(
     deps: Deps, reconciler: Reconciler, queue: WorkQueue, leadership: Leadership | None
 ) -> None:
-    """Once this instance leads (at once when standalone): list our EIPs, start the workers."""
+    """Once this instance leads (at once when standalone) and the view is filled: list our
+    EIPs, start the workers."""
     if leadership is not None:
         await leadership.held.wait()
     else:
         deps.metrics.leader.set(1)
+    await deps.view.ready.wait()
     await warm_up(deps, reconciler)
     queue.start()
 
@@ -337,7 +361,7 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leader
     period = deps.settings.gc.period_minutes * 60
     while True:
         await asyncio.sleep(period)
-        if leadership is not None and not leadership.leading:
+        if (leadership is not None and not leadership.leading) or not deps.view.ready.is_set():
             continue
         try:
             await gc.run_pass(deps, looks=reconciler.looks)

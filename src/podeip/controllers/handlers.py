@@ -1,9 +1,13 @@
-"""kopf adapters: every watch event becomes a key in the work queue, nothing more.
+"""kopf adapters: every watch event goes into the view (k8s/view.py), which enqueues the key of
+whatever changed, nothing more.
 
 No state is kept on user pods (docs/reliability.md R11): pods are watched with ``on.event`` only, so
 kopf adds no finalizer and no annotation to them. PodEIPs are watched the same way; their
-finalizer is ours and is handled by the reconciler. On start, kopf lists every pod and PodEIP
-and delivers each as an event, which is how work missed while the operator was down resumes.
+finalizer is ours and is handled by the reconciler. Every pod event is looked at, without a
+``when=`` filter, so that a pod that stops concerning us (its annotations removed, no PodEIP)
+leaves the view; the view keeps only pods that ask for an EIP or have a PodEIP. An event that
+changes nothing in the view (a re-listing, the echo of our own write, whose answer is already
+there) enqueues nothing. On start, the view lists both resources itself (``app.fill_view``).
 """
 
 from __future__ import annotations
@@ -14,23 +18,9 @@ import kopf
 
 from podeip import constants as c
 from podeip.controllers.memo import Operator
-from podeip.domain.annotations import candidate_keys
+from podeip.reconcile.deps import ENABLING_KEYS, asks_for_eip
 
-#: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
-ENABLING_KEYS = frozenset(
-    candidate_keys(c.POD_WITH_EIP)
-    + candidate_keys(c.POD_EIP_INSTANCE_ID)
-    + candidate_keys(c.POD_EIP_INSTANCE_ID_LIST)
-    + (c.TKE_EIP_ATTRIBUTES, c.TKE_EIP_ID_LIST)
-)
-
-
-def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
-    """A pod that asks for an EIP, or has a PodEIP (its deletion matters as much)."""
-    annotations = meta.annotations
-    if any(key in annotations for key in ENABLING_KEYS):
-        return True
-    return (meta.namespace or "", meta.name or "") in memo.known
+__all__ = ["ENABLING_KEYS", "asks_for_eip", "register"]
 
 
 def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
@@ -42,25 +32,22 @@ def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
             if type == "DELETED":
                 # Its pods (and their PodEIPs) are named <statefulset>-<ordinal>.
                 prefix = f"{meta.name}-"
-                for key in [k for k in memo.known if k[0] == meta.namespace and k[1].startswith(prefix)]:
+                for key in [
+                    k for k in memo.view.podeip_keys() if k[0] == meta.namespace and k[1].startswith(prefix)
+                ]:
                     memo.queue.add(key)
 
-    @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
-    async def on_pod_event(meta: kopf.Meta, memo: Operator, **_: Any) -> None:
-        memo.queue.add((meta.namespace or "", meta.name or ""))
+    @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event")
+    async def on_pod_event(type: str | None, body: kopf.Body, memo: Operator, **_: Any) -> None:
+        memo.view.pod_event(type, body)
 
     @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="podeip-event")
-    async def on_podeip_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
-        key = (meta.namespace or "", meta.name or "")
-        if type == "DELETED":
-            memo.known.discard(key)
-        else:
-            memo.known.add(key)
-        memo.queue.add(key)
+    async def on_podeip_event(type: str | None, body: kopf.Body, memo: Operator, **_: Any) -> None:
+        memo.view.podeip_event(type, body)
 
     @kopf.on.probe(registry=registry, id="queue")
     async def on_probe_queue(memo: Operator, **_: Any) -> dict[str, int]:
-        return {"queued": len(memo.queue), "podeips": len(memo.known)}
+        return {"queued": len(memo.queue), **memo.view.sizes()}
 
     @kopf.on.login(registry=registry, id="login")
     def on_login(memo: Operator, **_: Any) -> kopf.ConnectionInfo:

@@ -28,7 +28,7 @@ import functools
 import json
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -116,20 +116,40 @@ class KubeClient:
     ) -> Items:
         """All items of a collection, following ``continue`` tokens. Items get the ``kind`` and
         ``apiVersion`` that the API server leaves out of list items."""
+        items: Items = []
+        async for page, _ in self.pages(
+            path, label_selector=label_selector, field_selector=field_selector, page_size=page_size
+        ):
+            items.extend(page)
+        return items
+
+    async def pages(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[tuple[Items, str]]:
+        """The pages of a collection, one at a time (so that a caller keeps only what it needs),
+        each with the listing's ``resourceVersion`` (one snapshot for every page of a listing)."""
         params: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             params["labelSelector"] = label_selector
         if field_selector:
             params["fieldSelector"] = field_selector
-        items: Items = []
         while True:
             page = await self._request("GET", path, verb="list", params=params)
             kind = str(page.get("kind", "")).removesuffix("List")
-            for item in page.get("items") or []:
-                items.append({"apiVersion": page.get("apiVersion"), "kind": kind, **item})
-            token = (page.get("metadata") or {}).get("continue")
+            meta = page.get("metadata") or {}
+            items = [
+                {"apiVersion": page.get("apiVersion"), "kind": kind, **item}
+                for item in page.get("items") or []
+            ]
+            yield items, str(meta.get("resourceVersion") or "")
+            token = meta.get("continue")
             if not token:
-                return items
+                return
             params["continue"] = token
 
     async def create(self, path: str, body: Body) -> Body:

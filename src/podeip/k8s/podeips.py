@@ -17,6 +17,7 @@ Bodies are plain dicts; the typed model lives in ``podeip.api.podeip``.
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 from podeip import constants
@@ -52,6 +53,10 @@ class PodEIPs:
 
     async def list(self, namespace: str | None = None, *, label_selector: str | None = None) -> Items:
         return await self._client.list(podeip_path(namespace), label_selector=label_selector)
+
+    def pages(self, *, page_size: int = 500) -> AsyncIterator[tuple[Items, str]]:
+        """Every PodEIP, page by page, with the listing's resourceVersion (the view's fill)."""
+        return self._client.pages(podeip_path(None), page_size=page_size)
 
     async def patch_metadata_and_spec(
         self, namespace: str, name: str, patch: Body, *, resource_version: str

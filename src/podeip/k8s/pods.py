@@ -17,7 +17,7 @@ when the status flips (CCM's readiness-gate helper does the same).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,10 @@ class Pods:
     ) -> Items:
         path = "/api/v1/pods" if namespace is None else pod_path(namespace)
         return await self._client.list(path, label_selector=label_selector, field_selector=field_selector)
+
+    def pages(self, *, page_size: int = 500) -> AsyncIterator[tuple[Items, str]]:
+        """Every pod of the cluster, page by page, with the listing's resourceVersion."""
+        return self._client.pages("/api/v1/pods", page_size=page_size)
 
     async def patch_pod_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None], *, uid: str | None = None

@@ -12,7 +12,6 @@ a fresh look, is unbound (R6, ``unbind``).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
@@ -85,11 +84,8 @@ async def claim_once(p: Pass, podeip: PodEIP, pod: PodView) -> tuple[ownership.C
 async def holder_exists(d: Deps, holder: str) -> bool:
     namespace, _, rest = holder.partition("/")
     name, _, uid = rest.partition("/")
-    try:
-        body: dict[str, Any] = await d.podeips.get(namespace, name)
-    except kube_errors.NotFound:
-        return False
-    return bool(body.get("metadata", {}).get("uid") == uid)
+    podeip = d.view.podeip((namespace, name))  # the watch-fed view, no request
+    return podeip is not None and podeip.metadata.uid == uid
 
 
 # ---- acts ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,15 +13,30 @@ from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud.clock import Clock
 from podeip.cloud.provider import EipProvider
+from podeip.domain.annotations import candidate_keys
 from podeip.k8s.client import KubeClient
 from podeip.k8s.connection import KubeConnection
 from podeip.k8s.events import EventRecorder, ObjectRef
 from podeip.k8s.leases import Claims
 from podeip.k8s.podeips import PodEIPs
 from podeip.k8s.pods import Pods
+from podeip.k8s.view import ClusterView
 from podeip.observability.metrics import Metrics
 from podeip.reconcile.queue import Key
 from podeip.settings import Settings
+
+#: Any of these annotations makes a pod ours to look at (both prefixes, and the aliases).
+ENABLING_KEYS = frozenset(
+    candidate_keys(c.POD_WITH_EIP)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID)
+    + candidate_keys(c.POD_EIP_INSTANCE_ID_LIST)
+    + (c.TKE_EIP_ATTRIBUTES, c.TKE_EIP_ID_LIST)
+)
+
+
+def asks_for_eip(annotations: Mapping[str, str]) -> bool:
+    """Whether a pod's annotations ask for an EIP (a pod with a PodEIP concerns us as well)."""
+    return any(key in annotations for key in ENABLING_KEYS)
 
 
 @dataclass
@@ -46,6 +61,9 @@ class Deps:
     #: claims, lost-EIP confirmation, owner rechecks): tests inject a ``ManualClock``.
     monotonic: Clock = time.monotonic
     enqueue: Callable[[Key], None] = lambda key: None
+    #: Pods and PodEIPs as the watch and our writes' answers show them (k8s/view.py): a pass
+    #: reads here. ``pods`` and ``podeips`` put their answers in (``ViewedPods``, ``ViewedPodEIPs``).
+    view: ClusterView = field(default_factory=lambda: ClusterView(asks_for_eip=asks_for_eip))
     #: When the orphan sweep released (or tried to): its budget is per sliding hour (gc.py).
     released_at: deque[datetime] = field(default_factory=deque)
 

@@ -1,17 +1,27 @@
-"""The periodic garbage collector: resync every PodEIP, and sweep orphan EIPs, failing closed.
+"""The periodic garbage collector: a diff of the cloud against the view, and the orphan sweep,
+failing closed.
 
 Every ``garbageCollectionPeriodInMinutes``:
 
 1. List the cloud's EIPs that carry our cluster tag (all pages) **before** listing PodEIPs, so
    that an EIP allocated between the two lists is protected by its grace period (R8).
-2. List PodEIPs from the API server (not from a cache).
-3. Enqueue every PodEIP: the pass refreshes ``podLastSeen``, releases expired TTLs, notices
-   pods that vanished while the operator was down, and repairs drift. The listing is handed to
-   the reconciler as a fresh observation, so a resync costs no Describe per PodEIP.
-4. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
+2. Compare (``needs_pass``) each PodEIP of the watch-fed view (k8s/view.py) with that listing,
+   and enqueue only those whose cloud state differs from what the PodEIP and its pod show, and
+   those with time-based work (being deleted, pod gone: TTL expiry, kept-EIP expiry, cascade;
+   not yet allocated; their EIP missing from the listing). At rest that is none: one listing per
+   period, and no Kubernetes request. The listing is handed to the reconciler as a fresh
+   observation, so an enqueued pass costs no Describe. A Static EIP is the user's and not in our
+   tagged listing: one shown bound to its running pod is not enqueued (a change out of band on
+   it is seen on the pod's next event, or at a restart). Without the cloud listing, only the
+   time-based work is enqueued. Without a view (``podeip gc``, which has no watch) the PodEIPs
+   come from the API server and nothing is enqueued that a pass would serve.
+3. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
    and managed-by that **no PodEIP's** ``spec.allocationID`` names, whatever their
    ``podeip-uid`` tag says, whose PodEIP UID is unknown (or known, but that PodEIP records
-   another allocation), allocated longer than the grace period ago, and ``Available``.
+   another allocation), allocated longer than the grace period ago, and ``Available``. Only
+   when the view shows candidates are PodEIPs listed **from the API server** (not the view,
+   after the cloud listing), and the candidates found again from that listing alone: nothing
+   is released on the view's word.
    An EIP that a PodEIP names but whose ``podeip-uid`` tag names none of the PodEIPs naming it
    (a tag changed out of band) is a *tag mismatch*: reported (a Warning ``EipTagMismatch`` on
    each PodEIP naming it, the gauge ``podeip_eips{state="tag_mismatch"}``, and ``podeip gc
@@ -32,10 +42,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from podeip import constants as c
-from podeip.api.podeip import PodEIP
+from podeip.api.podeip import AllocationType, PodEIP
+from podeip.api.pods import PodView
 from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
-from podeip.reconcile import steps
+from podeip.reconcile import records, steps
 from podeip.reconcile.deps import Deps, log_fields, podeip_ref
 from podeip.reconcile.looks import Looks
 
@@ -65,6 +76,17 @@ BUDGET_WINDOW = timedelta(hours=1)
 def _orphan_fields(eip: Eip) -> dict[str, str]:
     """Log fields of an orphan: its ID, and the PodEIP UID its tags name (no PodEIP to name)."""
     return log_fields(allocation_id=eip.allocation_id) | {"podeip_uid": eip.tags.get(c.TAG_PODEIP_UID, "")}
+
+
+async def _list_podeips(d: Deps, sweep: Sweep) -> list[PodEIP] | None:
+    """PodEIPs from the API server (never a cache: R8); None, and the sweep aborted, on failure."""
+    try:
+        bodies = await d.podeips.list()
+    except Exception as error:
+        sweep.aborted = f"listing PodEIPs failed: {error}"
+        logger.error("garbage collection skipped: %s", sweep.aborted)
+        return None
+    return [PodEIP.model_validate(body) for body in bodies]
 
 
 def tag_mismatches(eips: list[Eip], podeips: list[PodEIP]) -> dict[str, list[PodEIP]]:
@@ -129,6 +151,60 @@ def record_ages(d: Deps, podeips: list[PodEIP]) -> None:
     d.metrics.terminating_seconds.set(max(((now - t).total_seconds() for t in terminating), default=0.0))
 
 
+def needs_pass(
+    podeip: PodEIP,
+    pod: PodView | None,
+    listed: dict[str, Eip] | None,
+    *,
+    status_fields: frozenset[str] | None = None,
+) -> str | None:
+    """Why this PodEIP needs a pass now (None: the cloud listing agrees with what it and its pod
+    show, and no time-based work waits). ``listed``: the cloud listing by allocation ID (None:
+    it failed). Pure."""
+    recorded_pod = podeip.annotations.get(c.ANN_POD_UID, "")
+    if podeip.metadata.deletion_timestamp is not None:
+        return "being deleted"
+    if pod is None or pod.is_gone or pod.is_terminating or pod.uid != recorded_pod:
+        return "pod gone or replaced"  # TTL, kept-EIP expiry, cascade, unbinding, a reborn pod
+    if not podeip.spec.allocation_id:
+        return "not allocated"
+    if listed is None:
+        return None  # nothing to compare with: the watch brings Kubernetes' changes
+    status = podeip.status
+    if podeip.spec.allocation_type.type is AllocationType.STATIC:
+        shown_bound = status is not None and status.status == EipStatus.IN_USE.value
+        if shown_bound and status is not None and status.private_ip_address == pod.pod_ip:
+            return None
+        return "static, not shown bound"
+    eip = listed.get(podeip.spec.allocation_id)
+    if eip is None:
+        return "EIP not in the listing"
+    if eip.tags.get(c.TAG_PODEIP_UID) != podeip.metadata.uid:
+        return "EIP tagged for another PodEIP"
+    if eip.status is not EipStatus.IN_USE or not pod.pod_ip:
+        return f"EIP {eip.status}"
+    if eip.private_ip_address and eip.private_ip_address != pod.pod_ip:
+        return "EIP bound to another IP"
+    if podeip.spec.bandwidth_package_id and eip.bandwidth_package_id != podeip.spec.bandwidth_package_id:
+        return "not in its bandwidth package"
+    shown = records.observed_status(eip) | {
+        "eipAddress": eip.ip_address,
+        "privateIPAddress": pod.pod_ip,
+        "networkInterfaceID": eip.instance_id,
+    }
+    drift = records.status_changes(podeip, shown)
+    if status_fields is not None:
+        drift = {key: value for key, value in drift.items() if key in status_fields}
+    if drift:
+        return f"status differs: {', '.join(sorted(drift))}"
+    if any(pod.annotations.get(key) != eip.ip_address for key in c.ALLOCATED_EIP_ADDRESS_KEYS):
+        return "the pod does not show the address"
+    gate = pod.condition(c.READINESS_GATE)
+    if pod.declares_eip_gate and (gate is None or gate.status != "True"):
+        return "the pod's gate is not True"
+    return None
+
+
 async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
     listed_at = d.clock()
@@ -139,24 +215,42 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
     except Exception as error:
         eips = None
         sweep.aborted = f"listing the cloud failed: {error}"
-    try:
-        bodies = await d.podeips.list()
-    except Exception as error:
-        sweep.aborted = f"listing PodEIPs failed: {error}"
-        logger.error("garbage collection skipped: %s", sweep.aborted)
-        return sweep
-    podeips = [PodEIP.model_validate(body) for body in bodies]
+    watched = d.view.ready.is_set()  # the operator's view; ``podeip gc`` has none
+    if watched:
+        podeips = d.view.podeips()
+    else:
+        listed_podeips = await _list_podeips(d, sweep)
+        if listed_podeips is None:
+            return sweep
+        podeips = listed_podeips
     sweep.podeips = len(podeips)
     record_ages(d, podeips)
     if eips is not None and looks is not None:
         looks.remember_listing(eips, listed_at=listed_at)
-    # Resync every PodEIP, even when the cloud is unreachable: podLastSeen is refreshed from
-    # Kubernetes, and pods that vanished are noticed.
+    by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     for podeip in podeips:
-        d.enqueue((podeip.metadata.namespace or "", podeip.metadata.name or ""))
+        key = (podeip.metadata.namespace or "", podeip.metadata.name or "")
+        # Without a view (no watch): every PodEIP, as a resync from Kubernetes.
+        why = (
+            needs_pass(podeip, d.view.pod(key), by_id, status_fields=d.status_fields) if watched else "resync"
+        )
+        if why is not None:
+            logger.debug("resync %s/%s: %s", *key, why, extra=log_fields(podeip))
+            d.enqueue(key)
     if eips is None:
         logger.error("orphan sweep skipped: %s", sweep.aborted)
         return sweep
+    if watched:
+        # The view may be a moment behind: it only tells whether a fresh listing is worth its
+        # cost. Candidates are found again from the API server's listing, taken after the cloud's.
+        grace = timedelta(minutes=d.settings.gc.orphan_grace_minutes)
+        free, busy = orphan_candidates(eips, podeips, d=d, grace=grace)
+        if free or busy:
+            fresh = await _list_podeips(d, sweep)
+            if fresh is None:
+                return sweep
+            podeips = fresh
+            sweep.podeips = len(podeips)
     sweep.tagged = len(eips)
     managed = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     d.metrics.eips.labels(state="managed").set(len(managed))

@@ -28,7 +28,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from podeip import constants as c
@@ -106,11 +105,7 @@ class Reconciler:
     # ---- entry point ---------------------------------------------------------------------
     async def reconcile(self, key: Key) -> None:
         ratelimit.MAX_WAIT.set(WORKER_MAX_WAIT)
-        namespace, name = key
-        pod_body = await self._get(self.d.pods.get_pod, namespace, name)
-        body = await self._get(self.d.podeips.get, namespace, name)
-        pod = PodView.from_body(pod_body) if pod_body else None
-        podeip = PodEIP.model_validate(body) if body else None
+        pod, podeip = await self.d.view.observe(key, self.d.pods)  # no request at steady state
         if podeip is None:
             if pod is None or plan(self._observe(None, pod)).do is not Do.CREATE:
                 return
@@ -215,15 +210,16 @@ class Reconciler:
             await self.d.events.normal(pod_ref(pod), reason=c.EV_ANNOTATIONS_CHANGED, message=message)
 
     async def _seen_now(self, podeip: PodEIP) -> PodEIP:
-        """Refresh ``podLastSeen`` from what Kubernetes says, before any cloud step: the TTL of
-        a pod must not start early because the cloud was unreachable while the pod ran."""
-        last_seen = podeip.status.pod_last_seen if podeip.status else None
-        now = self.d.clock()
-        if last_seen is not None and now - last_seen < timedelta(minutes=self.d.settings.gc.period_minutes):
+        """``podLastSeen`` is stamped once, so that a bound PodEIP shows it as AENC's do, and not
+        refreshed while the pod runs: no TTL runs from it then. The TTL runs from the recorded
+        ``pod-gone-since`` (teardown.py stamps it, and ``podLastSeen`` with it, on the first pass
+        that sees the pod gone), so a refresh every GC period would only cost a write per
+        PodEIP per period (and one request at rest)."""
+        if podeip.status is not None and podeip.status.pod_last_seen is not None:
             return podeip
         with contextlib.suppress(kube_errors.NotFound):
             updated = await self.d.podeips.patch_status(
-                *key_of(podeip), {"podLastSeen": format_kube_time(now)}
+                *key_of(podeip), {"podLastSeen": format_kube_time(self.d.clock())}
             )
             return PodEIP.model_validate(updated)
         return podeip

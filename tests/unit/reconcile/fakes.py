@@ -7,6 +7,10 @@ them: decoded as strict UTF-8 JSON, with every lone surrogate replaced by U+FFFD
 ``encoding/json`` does. So a request whose text the API server would alter does not survive the
 round trip, and the tests see it.
 
+A pass reads the world from the operator's view (``podeip.k8s.view``): before every pass the
+world delivers each of its objects to the view, as the watch would (``World.deliver``), and the
+operator's writes go through the same ``ViewedPods``/``ViewedPodEIPs`` that put their answers in.
+
 The cloud is a tripwire: any attribute read on it fails the test.
 """
 
@@ -20,8 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podeip.k8s import errors as kube_errors
-from podeip.reconcile.deps import Deps
+from podeip.k8s.view import ClusterView, ViewedPodEIPs, ViewedPods
+from podeip.reconcile.deps import Deps, asks_for_eip
 from podeip.reconcile.podeip import Reconciler
+from podeip.reconcile.queue import Key
 from podeip.settings import Settings
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -81,6 +87,25 @@ class World:
     #: Static claims: allocation ID → holder identity (read-only here: passes before any claim).
     claims: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    #: What the watch delivered last to each view: (resource, key) → body (for DELETED events).
+    delivered: dict[ClusterView, dict[tuple[str, Key], dict[str, Any]]] = field(default_factory=dict)
+
+    # ---- the watch ----------------------------------------------------------------------
+    def deliver(self, view: ClusterView) -> None:
+        """Every object to the view as a watch event (MODIFIED; DELETED for what went)."""
+        current = {("pods", key): body for key, body in self.pods.items()}
+        current |= {("podeips", key): body for key, body in self.podeips.items()}
+        for (resource, key), body in list(self.delivered.get(view, {}).items()):
+            if (resource, key) not in current or current[(resource, key)]["metadata"].get("uid") != body[
+                "metadata"
+            ].get("uid"):
+                event = view.pod_event if resource == "pods" else view.podeip_event
+                event("DELETED", body)
+        # PodEIPs first, so that a pod with a PodEIP concerns us.
+        for (resource, _), body in sorted(current.items(), key=lambda item: item[0][0] == "pods"):
+            event = view.pod_event if resource == "pods" else view.podeip_event
+            event("MODIFIED", copy.deepcopy(body))
+        self.delivered[view] = {item: copy.deepcopy(body) for item, body in current.items()}
 
     # ---- pods ---------------------------------------------------------------------------
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
@@ -188,21 +213,41 @@ class _PodEIPs:
         self.patch_metadata_and_spec = world.patch_metadata_and_spec
 
 
+class WatchedReconciler(Reconciler):
+    """The reconciler, with the world delivered to its view before each pass (a prompt watch)."""
+
+    def __init__(self, deps: Deps, world: World) -> None:
+        super().__init__(deps)
+        self.world = world
+
+    async def reconcile(self, key: Key) -> None:
+        self.world.deliver(self.d.view)
+        await super().reconcile(key)
+
+
+def viewed(world: Any, podeips: Any, view: ClusterView) -> tuple[Any, Any]:
+    """The world's pods and PodEIPs APIs, putting their answers into ``view``."""
+    return ViewedPods(world, view), ViewedPodEIPs(podeips, view)
+
+
 def reconciler(world: World, settings: Settings | None = None, *, clock: Any = None) -> Reconciler:
+    view = ClusterView(asks_for_eip=asks_for_eip)
+    pods, podeips = viewed(world, _PodEIPs(world), view)
     deps = Deps(
         settings=settings or Settings(cloud={"provider": "simulated"}),
         cluster_id="c-unit",
         connection=None,  # type: ignore[arg-type]
         client=world,  # type: ignore[arg-type]
-        pods=world,  # type: ignore[arg-type]
-        podeips=_PodEIPs(world),  # type: ignore[arg-type]
+        pods=pods,
+        podeips=podeips,
         events=world,  # type: ignore[arg-type]
         claims=world,  # type: ignore[arg-type]
         cloud=CloudTripwire(),  # type: ignore[arg-type]
         metrics=None,  # type: ignore[arg-type]
         clock=clock or (lambda: NOW),
+        view=view,
     )
-    return Reconciler(deps)
+    return WatchedReconciler(deps, world)
 
 
 def pod_body(

@@ -4,7 +4,9 @@ and one ``ManualClock`` shared by the operator (``Deps.clock``, ``Deps.monotonic
 provider and the engine. ``Bed.settle`` runs passes for a key as the work queue would, following
 each ``Requeue.after`` on the manual clock, until a pass asks for nothing more and wrote nothing.
 
-``restart()`` is a crash: a new ``Reconciler`` with no memory, over the same world and cloud.
+``restart()`` is a crash: a new ``Reconciler`` with no memory (and an empty view, filled again by
+the next delivery), over the same world and cloud. Before every pass the world delivers its
+objects to the operator's view, as the watch would (``fakes.World.deliver``).
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eni
 from podeip.k8s import errors as kube_errors
+from podeip.k8s.view import ClusterView
 from podeip.observability.metrics import Metrics
-from podeip.reconcile.deps import Deps
+from podeip.reconcile.deps import Deps, asks_for_eip
 from podeip.reconcile.podeip import Reconciler
 from podeip.reconcile.queue import Key, Requeue
 from podeip.settings import CloudSettings, Settings
 from podeip.simulator.engine import Engine, EngineConfig
 from podeip.simulator.provider import SimulatedEipProvider
 
-from .fakes import World, node_body, pod_body
+from .fakes import WatchedReconciler, World, node_body, pod_body, viewed
 
 CLUSTER = "c-unit"
 KEY: Key = ("ns", "web-0")
@@ -81,7 +84,7 @@ class KubeWorld(World):
         return copy.deepcopy(stored)
 
     async def remove_finalizer(
-        self, namespace: str, name: str, finalizer: str, *, resource_version: str
+        self, namespace: str, name: str, finalizer: str, *, resource_version: str, **_: Any
     ) -> dict[str, Any]:
         stored = self.podeips.get((namespace, name))
         if stored is None:
@@ -95,7 +98,7 @@ class KubeWorld(World):
             del self.podeips[(namespace, name)]
         return copy.deepcopy(stored)
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self, namespace: str | None = None, **_: Any) -> list[dict[str, Any]]:
         if self.fail_list:
             raise kube_errors.Unavailable(status=503, reason="ServiceUnavailable", message="list failed")
         return [copy.deepcopy(body) for body in self.podeips.values()]
@@ -136,19 +139,25 @@ class Bed:
         self.metrics = Metrics()
         self.enqueued: list[Key] = []
         self.deps = self._deps()
-        self.reconciler = Reconciler(self.deps)
+        self.reconciler: Reconciler = WatchedReconciler(self.deps, self.world)
+
+    @property
+    def view(self) -> ClusterView:
+        return self.deps.view
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _deps(self) -> Deps:
+        view = ClusterView(asks_for_eip=asks_for_eip)
+        pods, podeips = viewed(self.world, _PodEIPs(self.world), view)
         return Deps(
             settings=self.settings,
             cluster_id=CLUSTER,
             connection=None,  # type: ignore[arg-type]
             client=self.world,  # type: ignore[arg-type]
-            pods=self.world,  # type: ignore[arg-type]
-            podeips=_PodEIPs(self.world),  # type: ignore[arg-type]
+            pods=pods,
+            podeips=podeips,
             events=self.world,  # type: ignore[arg-type]
             claims=self.world,  # type: ignore[arg-type]
             cloud=self.cloud,
@@ -156,12 +165,13 @@ class Bed:
             clock=self.now,
             monotonic=self.clock,
             enqueue=self.enqueued.append,
+            view=view,
         )
 
     def restart(self) -> None:
         """The operator crashes and starts again: all its memory is lost."""
         self.deps = self._deps()
-        self.reconciler = Reconciler(self.deps)
+        self.reconciler = WatchedReconciler(self.deps, self.world)
 
     # ---- the world ----------------------------------------------------------------------
     def eni(self, pod_ip: str = "10.0.0.5") -> Eni:

@@ -21,9 +21,10 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import EipStatus
+from podeip.k8s.view import ClusterView
 from podeip.observability.metrics import Metrics
 from podeip.reconcile import gc
-from podeip.reconcile.deps import Deps
+from podeip.reconcile.deps import Deps, asks_for_eip
 from podeip.settings import CloudSettings, GCSettings, Settings
 from podeip.simulator.engine import Engine, EngineConfig
 from podeip.simulator.provider import SimulatedEipProvider
@@ -88,6 +89,7 @@ def deps(engine: Engine, clock: ManualClock) -> SimpleNamespace:
         enqueue=lambda key: None,
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
         released_at=deque(),
+        view=ClusterView(asks_for_eip=asks_for_eip),  # not ready: PodEIPs from the API's listing
     )
 
 

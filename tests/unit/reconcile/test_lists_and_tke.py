@@ -38,7 +38,11 @@ async def run_pass(world: World, name: str) -> Requeue | None:
 
 def held_by_live_podeip(world: World, allocation_id: str, holder_name: str) -> None:
     world.podeips[("ns", holder_name)] = {
-        "metadata": {"name": holder_name, "namespace": "ns", "uid": "u-live"}
+        "metadata": {"name": holder_name, "namespace": "ns", "uid": "u-live"},
+        "spec": {
+            "allocationID": allocation_id,
+            "allocationType": {"type": "Static", "releaseStrategy": "Follow"},
+        },
     }
     world.claims[allocation_id] = f"ns/{holder_name}/u-live"
 

@@ -244,7 +244,7 @@ async def test_r10_the_pod_is_re_read_before_associate(bed: Bed) -> None:
     bed.add_pod(AUTO)
 
     def replace(reads: int) -> None:
-        if reads == 2:  # the pass's own read was the first; the second is R10's re-read
+        if reads == 1:  # the pass reads the view; its one read of the pod is R10's re-read
             bed.add_pod(AUTO, uid="pod-uid-2")
 
     bed.world.on_pod_read = replace
