@@ -61,8 +61,8 @@ T = TypeVar("T")
 
 #: UIDs of deleted objects remembered, so that a late event or answer cannot revive them.
 GONE_REMEMBERED = 10_000
-#: Seconds the start-up waits for kopf to deliver every object of our listing before it reads
-#: the ones still missing (deleted between the two listings) one by one.
+#: Seconds without progress the start-up waits for kopf to deliver every object of our listing
+#: before it reads the ones still missing (deleted between the two listings) one by one.
 CONFIRM_PATIENCE = 10.0
 
 
@@ -314,10 +314,10 @@ class ClusterView:
     ) -> None:
         """Wait for the watch to deliver every listed object, read the few it never does, and
         declare the view ready."""
-        waited = 0.0
-        while waited < patience and self._unconfirmed():
+        waited, left = 0.0, self._unconfirmed()
+        while waited < patience and left:  # patience runs while kopf's listing makes no progress
             await asyncio.sleep(step)
-            waited += step
+            waited, left = (0.0, now) if (now := self._unconfirmed()) < left else (waited + step, left)
         for table, get, drop, put in (
             (self._podeips, podeips.get, self.drop_podeip, self.put_podeip),
             (self._pods, pods.get_pod, self.drop_pod, self.put_pod),
@@ -397,12 +397,24 @@ class ViewedPodEIPs(PodEIPs):
         return body
 
     async def remove_finalizer(
-        self, namespace: str, name: str, finalizer: str, *, resource_version: str
+        self,
+        namespace: str,
+        name: str,
+        finalizer: str,
+        *,
+        resource_version: str,
+        finalizers: tuple[str, ...] | None = None,
     ) -> Body:
         try:
             with self._answering(namespace, name):
+                known = self._view.podeip((namespace, name))
+                same = known is not None and known.metadata.resource_version == resource_version
                 body = await self._inner.remove_finalizer(
-                    namespace, name, finalizer, resource_version=resource_version
+                    namespace,
+                    name,
+                    finalizer,
+                    resource_version=resource_version,
+                    finalizers=known.metadata.finalizers if same and known is not None else finalizers,
                 )
         except Conflict:
             await self._refresh_on_conflict(namespace, name)
@@ -464,6 +476,22 @@ class ViewedPods(Pods):
     ) -> Body:
         with self._answering(namespace, name):
             body = await self._inner.patch_pod_annotations(namespace, name, annotations, uid=uid)
+        self._answer(body)
+        return body
+
+    async def show(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        uid: str,
+        annotations: Mapping[str, str | None] | None,
+        condition: Mapping[str, str] | None,
+    ) -> Body:
+        with self._answering(namespace, name):
+            body = await self._inner.show(
+                namespace, name, uid=uid, annotations=annotations, condition=condition
+            )
         self._answer(body)
         return body
 

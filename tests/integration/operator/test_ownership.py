@@ -188,10 +188,15 @@ def test_finding_2_a_podeips_status_never_unbinds_another_pods_eip(
         kind = body["spec"]["allocationType"]["type"]  # type: ignore[index]
         attacker = "attacker-" + name.removeprefix("victim-")
         apply(kubectl, namespace, hand_made_podeip(attacker, ids[name], kind=kind, annotations=annotations))
-        kubectl(
-            "-n", namespace, "patch", "podeip", attacker, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": status}),
-        )  # fmt: skip
+        try:
+            kubectl(
+                "-n", namespace, "patch", "podeip", attacker, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": status}),
+            )  # fmt: skip
+        except AssertionError:
+            # attacker-static may be gone already (see below): the view serves its pass at once.
+            if kind != "Static" or podeip(kubectl, namespace, attacker) is not None:
+                raise
     deadline = time.monotonic() + WATCH
     while time.monotonic() < deadline:  # the victims are never unbound, not even for a moment
         for name in victims:
