@@ -31,7 +31,10 @@ not have is of an object that was gone by then, and is ignored. Entries of our l
 does for every object); one that kopf never delivers was deleted between our listing and
 kopf's, and :meth:`ClusterView.confirm` reads it once (NotFound drops it) before ``ready``.
 The view is filled whether or not this instance leads: a standby keeps it fed, so a takeover
-starts with a full view.
+starts with a full view. kopf lists again when a watch cannot resume (410 Gone after a long
+disconnection; rare, since it asks for bookmarks); an object deleted meanwhile then sends no
+DELETED event. A listed event (no event type) after start-up sets ``relisted``, and the view
+lists again: its snapshot is newer than kopf's, so what it lacks is gone.
 
 Deletions: a DELETED event removes the entry and remembers the UID, so that a late answer or
 event of the deleted object does not bring it back. A write answered NotFound drops the entry.
@@ -159,6 +162,12 @@ class ClusterView:
         self._other_pods: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.ready = asyncio.Event()
+        #: Set when kopf lists a resource again after start-up (a watch that could not resume):
+        #: objects deleted meanwhile send no DELETED event, so the view lists again (``fill``).
+        self.relisted = asyncio.Event()
+        #: The resources whose watch streams (an event with a type came): listed events after
+        #: that are a new listing, not the end of the start-up one.
+        self._streaming: set[str] = set()
 
     # ---- reads -------------------------------------------------------------------------------
     def pod(self, key: Key) -> PodView | None:
@@ -220,6 +229,7 @@ class ClusterView:
     def pod_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a pod (``kind``: ADDED, MODIFIED, DELETED, or None when listed)."""
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
+        self._notice_listing("pods", kind)
         if kind == "DELETED":
             self._other_pods.discard(key)
             self._forget(uid)
@@ -236,12 +246,20 @@ class ClusterView:
 
     def podeip_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
+        self._notice_listing("podeips", kind)
         if kind == "DELETED":
             self._forget(uid)
             if self._podeips.drop(key, uid):
                 self.on_change(key)
             return
         self.put_podeip(body, confirmed=True)
+
+    def _notice_listing(self, resource: str, kind: str | None) -> None:
+        if kind is not None:
+            self._streaming.add(resource)
+        elif resource in self._streaming and self.ready.is_set():  # kopf lists with no event type
+            self._streaming.discard(resource)
+            self.relisted.set()
 
     # ---- answers (and events) ----------------------------------------------------------------
     def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
@@ -281,7 +299,8 @@ class ClusterView:
     # ---- start-up ----------------------------------------------------------------------------
     async def fill(self, pods: Pods, podeips: PodEIPs, *, page_size: int = 500) -> None:
         """List PodEIPs, then pods, page by page (see the module docstring), replacing what the
-        listing shows was gone by then. Entries stay unconfirmed until the watch delivers them."""
+        listing shows was gone by then. Entries stay unconfirmed until the watch delivers them.
+        Also after kopf listed again (``relisted``): what went meanwhile leaves the view."""
         for table, pages, keep in (
             (self._podeips, podeips.pages(page_size=page_size), self._keep_podeip),
             (self._pods, pods.pages(page_size=page_size), self._keep_pod),
@@ -295,7 +314,8 @@ class ClusterView:
             for key in [k for k, e in table.entries.items() if k not in listed]:
                 entry = table.entries[key]
                 if entry.version and version and not at_least_as_new(entry.version, version):
-                    table.drop(key)  # gone before the listing (its event came, its deletion not yet)
+                    table.drop(key)  # gone before the listing, and no DELETED event came (yet)
+                    self.on_change(key)
             table.floor = version
         logger.info("view filled: %d PodEIPs, %d pods that ask for an EIP or have one",
                     len(self._podeips.entries), len(self._pods.entries))  # fmt: skip
