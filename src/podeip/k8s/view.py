@@ -17,8 +17,8 @@ server answered to our own writes. A reconcile pass reads the world here, not fr
   (its guarantee: indexes are complete before any other handler runs). An index on pods would
   keep every pod body of the cluster alive at start-up, which is what the paged listing and
   short-lived workers (``app.kopf_settings``) avoid. Here only pods that concern us are kept,
-  as :class:`~podeip.api.pods.PodView` (the fields the operator reads), and for the others
-  only their key.
+  as :class:`~podeip.api.pods.PodView` (the fields the operator reads); the watch's filter
+  (:meth:`ClusterView.watches`) passes on nothing else, so kopf runs no handler for other pods.
 - *Layers.* The reconciler must not import kopf (``pyproject.toml`` import contracts), and the
   in-process harness feeds this view as a watch would, without kopf.
 
@@ -158,8 +158,8 @@ class ClusterView:
         self.on_change = on_change
         self._pods: _Table[PodView] = _Table(PodView.from_body)
         self._podeips: _Table[PodEIP] = _Table(PodEIP.model_validate)
-        #: Pods that exist but do not concern us: only their keys.
-        self._other_pods: set[Key] = set()
+        #: Keys of PodEIPs whose pod the view knows to be gone (deleted, not listed, NotFound).
+        self._absent: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.ready = asyncio.Event()
         #: Set when kopf lists a resource again after start-up (a watch that could not resume):
@@ -188,11 +188,12 @@ class ClusterView:
         return key in self._podeips.entries
 
     def pod_unsure(self, key: Key) -> bool:
-        """Whether the view cannot vouch for the pod: one it does not keep (it did not concern us
-        until a PodEIP appeared), or one known only from our listing."""
+        """Whether the view cannot vouch for the pod of a PodEIP: one it does not keep and does
+        not know to be gone (it did not concern us until a PodEIP appeared: the watch passes on
+        only pods that concern us), or one known only from our listing."""
         entry = self._pods.entries.get(key)
         if entry is None:  # (without a PodEIP, a pod that does not ask is nothing to us)
-            return key in self._other_pods and key in self._podeips.entries
+            return key in self._podeips.entries and key not in self._absent
         return not entry.confirmed
 
     def podeip_unsure(self, key: Key) -> bool:
@@ -223,24 +224,30 @@ class ClusterView:
     # ---- the watch ---------------------------------------------------------------------------
     def concerns(self, body: Mapping[str, Any]) -> bool:
         annotations = _meta(body).get("annotations")
-        asks = isinstance(annotations, Mapping) and self.asks_for_eip(annotations)
-        return asks or key_of(body) in self._podeips.entries
+        return self.watches(key_of(body), annotations if isinstance(annotations, Mapping) else {}, kept=False)
+
+    def watches(self, key: Key, annotations: Mapping[str, str], *, kept: bool = True) -> bool:
+        """Whether a pod's events matter: it asks for an EIP, has a PodEIP, or (``kept``) is in
+        the view (so that one that stops asking leaves it). The watch's filter."""
+        return (
+            self.asks_for_eip(annotations)
+            or key in self._podeips.entries
+            or (kept and key in self._pods.entries)
+        )
 
     def pod_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a pod (``kind``: ADDED, MODIFIED, DELETED, or None when listed)."""
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
         self._notice_listing("pods", kind)
         if kind == "DELETED":
-            self._other_pods.discard(key)
             self._forget(uid)
+            self._gone_pod(key)
             if self._pods.drop(key, uid):
                 self.on_change(key)
             return
         if self.concerns(body):
-            self._other_pods.discard(key)
             self.put_pod(body, confirmed=True)
             return
-        self._other_pods.add(key)
         if self._pods.drop(key):  # it no longer concerns us (its annotations went, no PodEIP)
             self.on_change(key)
 
@@ -250,6 +257,7 @@ class ClusterView:
         if kind == "DELETED":
             self._forget(uid)
             if self._podeips.drop(key, uid):
+                self._absent.discard(key)
                 self.on_change(key)
             return
         self.put_podeip(body, confirmed=True)
@@ -263,7 +271,7 @@ class ClusterView:
 
     # ---- answers (and events) ----------------------------------------------------------------
     def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
-        self._other_pods.discard(key_of(body))
+        self._absent.discard(key_of(body))
         if self._pods.put(body, confirmed=confirmed, gone=self._gone):
             self.on_change(key_of(body))
 
@@ -272,21 +280,25 @@ class ClusterView:
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             # The answer to the removal of the last finalizer: the object is gone.
             self._forget(str(meta.get("uid") or ""))
-            if self._podeips.drop(key_of(body)):
-                self.on_change(key_of(body))
+            self.drop_podeip(key_of(body))
             return
         if self._podeips.put(body, confirmed=confirmed, gone=self._gone):
             self.on_change(key_of(body))
 
     def drop_pod(self, key: Key) -> None:
         """An answer said NotFound: the pod is gone (its DELETED event may still be on its way)."""
-        self._other_pods.discard(key)
+        self._gone_pod(key)
         if self._pods.drop(key):
             self.on_change(key)
 
     def drop_podeip(self, key: Key) -> None:
         if self._podeips.drop(key):
+            self._absent.discard(key)
             self.on_change(key)
+
+    def _gone_pod(self, key: Key) -> None:
+        if key in self._podeips.entries:
+            self._absent.add(key)
 
     def _forget(self, uid: str) -> None:
         if not uid:
@@ -317,6 +329,8 @@ class ClusterView:
                     table.drop(key)  # gone before the listing, and no DELETED event came (yet)
                     self.on_change(key)
             table.floor = version
+            if table is self._pods:  # a PodEIP whose pod the listing does not have: gone
+                self._absent = {key for key in self._podeips.entries if key not in listed}
         logger.info("view filled: %d PodEIPs, %d pods that ask for an EIP or have one",
                     len(self._podeips.entries), len(self._pods.entries))  # fmt: skip
 
@@ -326,8 +340,6 @@ class ClusterView:
     def _keep_pod(self, body: Body) -> None:
         if self.concerns(body):
             self.put_pod(body, confirmed=False)
-        else:
-            self._other_pods.add(key_of(body))
 
     async def confirm(
         self, pods: Pods, podeips: PodEIPs, *, patience: float = CONFIRM_PATIENCE, step: float = 0.1

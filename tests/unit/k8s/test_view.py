@@ -5,7 +5,8 @@
 - a DELETED event removes the entry, and a late event or answer of that object does not bring
   it back; an answer NotFound drops it; the answer to the removal of the last finalizer of a
   deleted PodEIP drops it;
-- only pods that concern us are kept: one that stops asking (and has no PodEIP) leaves; one
+- only pods that concern us are kept, and the watch's filter passes on no other: one that stops
+  asking (and has no PodEIP) leaves; one
   with a PodEIP is kept without annotations; one the view did not keep is read once when a
   PodEIP appears for it (``observe``), and never otherwise;
 - an event that changes nothing (a re-listing, the echo of our own write) enqueues nothing;
@@ -172,12 +173,14 @@ def test_the_answer_to_removing_the_last_finalizer_drops_the_podeip(view: Cluste
 
 
 def test_only_pods_that_concern_us_are_kept(view: ClusterView) -> None:
+    assert not view.watches(KEY, {}), "the watch's filter passes on no plain pod"
     view.pod_event("ADDED", pod("10", annotations={}))
     assert view.pod(KEY) is None
     view.pod_event("MODIFIED", pod("11"))
     assert view.pod(KEY) is not None
+    assert view.watches(KEY, {}), "a kept pod that stops asking still reaches the handler"
     view.pod_event("MODIFIED", pod("12", annotations={}))  # the user removed the annotation
-    assert view.pod(KEY) is None
+    assert view.pod(KEY) is None and not view.watches(KEY, {})
     view.podeip_event("ADDED", podeip("13"))
     view.pod_event("MODIFIED", pod("14", annotations={}))  # it has a PodEIP: it concerns us
     assert view.pod(KEY) is not None
