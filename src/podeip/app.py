@@ -314,18 +314,30 @@ def leadership_of(settings: Settings, deps: Deps) -> Leadership:
     )
 
 
+#: Seconds after kopf starts listing again before the view lists too (its listing must be newer).
+RELIST_SETTLE = 5.0
+
+
 async def fill_view(deps: Deps) -> None:
     """List pods and PodEIPs into the view (k8s/view.py, "Start-up"), again until it succeeds,
-    then wait for kopf's stream to confirm them: no pass decides on a half-listed world."""
+    then wait for kopf's stream to confirm them: no pass decides on a half-listed world. Then
+    list again whenever kopf did (a watch that could not resume)."""
+    view, page_size = deps.view, deps.settings.watch.list_chunk_size or 500
     delay = 1.0
     while True:
         try:
-            await deps.view.fill(
-                deps.pods, deps.podeips, page_size=deps.settings.watch.list_chunk_size or 500
-            )
-            await deps.view.confirm(deps.pods, deps.podeips)
-            return
+            if not view.ready.is_set():
+                await view.fill(deps.pods, deps.podeips, page_size=page_size)
+                await view.confirm(deps.pods, deps.podeips)
+            await view.relisted.wait()
+            await asyncio.sleep(RELIST_SETTLE)
+            view.relisted.clear()
+            logger.info("kopf listed again: so does the view")
+            await view.fill(deps.pods, deps.podeips, page_size=page_size)
+            delay = 1.0
         except ApiError as error:
+            if view.ready.is_set():
+                view.relisted.set()  # try that listing again
             logger.warning("listing pods and PodEIPs failed (%s); again in %.0f s", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

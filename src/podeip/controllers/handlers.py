@@ -3,9 +3,8 @@ whatever changed, nothing more.
 
 No state is kept on user pods (docs/reliability.md R11): pods are watched with ``on.event`` only, so
 kopf adds no finalizer and no annotation to them. PodEIPs are watched the same way; their
-finalizer is ours and is handled by the reconciler. Every pod event is looked at, without a
-``when=`` filter, so that a pod that stops concerning us (its annotations removed, no PodEIP)
-leaves the view; the view keeps only pods that ask for an EIP or have a PodEIP. An event that
+finalizer is ours and is handled by the reconciler. The pod filter passes on pods that ask for
+an EIP, have a PodEIP, or are in the view (so that one that stops asking leaves it). An event that
 changes nothing in the view (a re-listing, the echo of our own write, whose answer is already
 there) enqueues nothing. On start, the view lists both resources itself (``app.fill_view``).
 """
@@ -23,6 +22,12 @@ from podeip.reconcile.deps import ENABLING_KEYS, asks_for_eip
 __all__ = ["ENABLING_KEYS", "asks_for_eip", "register"]
 
 
+def concerns_us(meta: kopf.Meta, memo: Operator, **_: Any) -> bool:
+    """A pod that asks for an EIP, has a PodEIP (its deletion matters as much), or is in the view
+    (so that one that stops asking leaves it). Other pods never reach a handler."""
+    return memo.view.watches((meta.namespace or "", meta.name or ""), meta.annotations)
+
+
 def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
     if cascade:
         # Cascade reclaim: a deleted StatefulSet's kept PodEIPs are looked at now, not at the
@@ -37,7 +42,7 @@ def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
                 ]:
                     memo.queue.add(key)
 
-    @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event")
+    @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
     async def on_pod_event(type: str | None, body: kopf.Body, memo: Operator, **_: Any) -> None:
         memo.view.pod_event(type, body)
 

@@ -76,21 +76,29 @@ class PodEIPs:
         return await self._client.patch(f"{podeip_path(namespace, name)}/status", patch, patch_type="merge")
 
     async def remove_finalizer(
-        self, namespace: str, name: str, finalizer: str, *, resource_version: str
+        self,
+        namespace: str,
+        name: str,
+        finalizer: str,
+        *,
+        resource_version: str,
+        finalizers: tuple[str, ...] | None = None,
     ) -> Body:
         """Drop one finalizer from the object at ``resource_version``.
 
         Returns the object unchanged when the finalizer is not there. Raises ``Conflict`` when
         the object has changed since ``resource_version`` (re-read and decide again), and
-        ``NotFound`` when it is gone.
+        ``NotFound`` when it is gone. ``finalizers``: the object's list at ``resource_version``
+        when the caller knows it (the view), which spares the read; the patch tests both anyway.
         """
-        current = await self.get(namespace, name)
-        metadata = current["metadata"]
-        if metadata.get("resourceVersion") != resource_version:
-            raise _stale(resource_version, metadata.get("resourceVersion"))
-        finalizers = list(metadata.get("finalizers") or [])
-        if finalizer not in finalizers:
-            return current
+        if finalizers is None or finalizer not in finalizers:
+            current = await self.get(namespace, name)
+            metadata = current["metadata"]
+            if metadata.get("resourceVersion") != resource_version:
+                raise _stale(resource_version, metadata.get("resourceVersion"))
+            finalizers = tuple(metadata.get("finalizers") or ())
+            if finalizer not in finalizers:
+                return current
         index = finalizers.index(finalizer)
         operations = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},

@@ -1,7 +1,8 @@
 """The only two writes the operator makes to user pods, shaped so they cannot clobber anything.
 
 Compatibility obliges us to write the ``allocated-eipAddress`` annotations and the readiness
-condition ``k8s.aliyun.com/eip`` (docs/compatibility.md §3.1, §3.2). Both reference controllers had bugs
+condition ``k8s.aliyun.com/eip`` (docs/compatibility.md §3.1, §3.2), in one request when the pod
+declares the gate (:meth:`Pods.show`). Both reference controllers had bugs
 here: AENC once overwrote other pod conditions, and annotation updates conflicted with other
 writers. So:
 
@@ -99,6 +100,34 @@ class Pods:
         try:
             return await self._client.patch(
                 pod_path(namespace, name), {"metadata": metadata}, patch_type="merge"
+            )
+        except Invalid as exc:
+            if "metadata.uid" in invalid_fields(exc):
+                raise as_conflict(exc) from exc
+            raise
+
+    async def show(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        uid: str,
+        annotations: Mapping[str, str | None] | None,
+        condition: Mapping[str, str] | None,
+    ) -> Body:
+        """Both writes in one request where one is enough: with a condition, one strategic merge
+        patch of ``pods/status`` that carries the annotations too (the pod status strategy keeps
+        metadata changes, all but ownerReferences and deletionTimestamp); without one, the
+        merge patch of the annotations. ``Conflict`` if the UID differs."""
+        if condition is None:
+            return await self.patch_pod_annotations(namespace, name, annotations or {}, uid=uid)
+        metadata: dict[str, Any] = {"uid": uid}
+        if annotations:
+            metadata["annotations"] = dict(annotations)
+        patch = {"metadata": metadata, "status": {"conditions": [dict(condition)]}}
+        try:
+            return await self._client.patch(
+                f"{pod_path(namespace, name)}/status", patch, patch_type="strategic"
             )
         except Invalid as exc:
             if "metadata.uid" in invalid_fields(exc):

@@ -17,8 +17,8 @@ server answered to our own writes. A reconcile pass reads the world here, not fr
   (its guarantee: indexes are complete before any other handler runs). An index on pods would
   keep every pod body of the cluster alive at start-up, which is what the paged listing and
   short-lived workers (``app.kopf_settings``) avoid. Here only pods that concern us are kept,
-  as :class:`~podeip.api.pods.PodView` (the fields the operator reads), and for the others
-  only their key.
+  as :class:`~podeip.api.pods.PodView` (the fields the operator reads); the watch's filter
+  (:meth:`ClusterView.watches`) passes on nothing else, so kopf runs no handler for other pods.
 - *Layers.* The reconciler must not import kopf (``pyproject.toml`` import contracts), and the
   in-process harness feeds this view as a watch would, without kopf.
 
@@ -31,7 +31,10 @@ not have is of an object that was gone by then, and is ignored. Entries of our l
 does for every object); one that kopf never delivers was deleted between our listing and
 kopf's, and :meth:`ClusterView.confirm` reads it once (NotFound drops it) before ``ready``.
 The view is filled whether or not this instance leads: a standby keeps it fed, so a takeover
-starts with a full view.
+starts with a full view. kopf lists again when a watch cannot resume (410 Gone after a long
+disconnection; rare, since it asks for bookmarks); an object deleted meanwhile then sends no
+DELETED event. A listed event (no event type) after start-up sets ``relisted``, and the view
+lists again: its snapshot is newer than kopf's, so what it lacks is gone.
 
 Deletions: a DELETED event removes the entry and remembers the UID, so that a late answer or
 event of the deleted object does not bring it back. A write answered NotFound drops the entry.
@@ -61,8 +64,8 @@ T = TypeVar("T")
 
 #: UIDs of deleted objects remembered, so that a late event or answer cannot revive them.
 GONE_REMEMBERED = 10_000
-#: Seconds the start-up waits for kopf to deliver every object of our listing before it reads
-#: the ones still missing (deleted between the two listings) one by one.
+#: Seconds without progress the start-up waits for kopf to deliver every object of our listing
+#: before it reads the ones still missing (deleted between the two listings) one by one.
 CONFIRM_PATIENCE = 10.0
 
 
@@ -155,10 +158,16 @@ class ClusterView:
         self.on_change = on_change
         self._pods: _Table[PodView] = _Table(PodView.from_body)
         self._podeips: _Table[PodEIP] = _Table(PodEIP.model_validate)
-        #: Pods that exist but do not concern us: only their keys.
-        self._other_pods: set[Key] = set()
+        #: Keys of PodEIPs whose pod the view knows to be gone (deleted, not listed, NotFound).
+        self._absent: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.ready = asyncio.Event()
+        #: Set when kopf lists a resource again after start-up (a watch that could not resume):
+        #: objects deleted meanwhile send no DELETED event, so the view lists again (``fill``).
+        self.relisted = asyncio.Event()
+        #: The resources whose watch streams (an event with a type came): listed events after
+        #: that are a new listing, not the end of the start-up one.
+        self._streaming: set[str] = set()
 
     # ---- reads -------------------------------------------------------------------------------
     def pod(self, key: Key) -> PodView | None:
@@ -179,11 +188,12 @@ class ClusterView:
         return key in self._podeips.entries
 
     def pod_unsure(self, key: Key) -> bool:
-        """Whether the view cannot vouch for the pod: one it does not keep (it did not concern us
-        until a PodEIP appeared), or one known only from our listing."""
+        """Whether the view cannot vouch for the pod of a PodEIP: one it does not keep and does
+        not know to be gone (it did not concern us until a PodEIP appeared: the watch passes on
+        only pods that concern us), or one known only from our listing."""
         entry = self._pods.entries.get(key)
         if entry is None:  # (without a PodEIP, a pod that does not ask is nothing to us)
-            return key in self._other_pods and key in self._podeips.entries
+            return key in self._podeips.entries and key not in self._absent
         return not entry.confirmed
 
     def podeip_unsure(self, key: Key) -> bool:
@@ -214,38 +224,54 @@ class ClusterView:
     # ---- the watch ---------------------------------------------------------------------------
     def concerns(self, body: Mapping[str, Any]) -> bool:
         annotations = _meta(body).get("annotations")
-        asks = isinstance(annotations, Mapping) and self.asks_for_eip(annotations)
-        return asks or key_of(body) in self._podeips.entries
+        return self.watches(key_of(body), annotations if isinstance(annotations, Mapping) else {}, kept=False)
+
+    def watches(self, key: Key, annotations: Mapping[str, str], *, kept: bool = True) -> bool:
+        """Whether a pod's events matter: it asks for an EIP, has a PodEIP, or (``kept``) is in
+        the view (so that one that stops asking leaves it). The watch's filter."""
+        return (
+            self.asks_for_eip(annotations)
+            or key in self._podeips.entries
+            or (kept and key in self._pods.entries)
+        )
 
     def pod_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a pod (``kind``: ADDED, MODIFIED, DELETED, or None when listed)."""
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
+        self._notice_listing("pods", kind)
         if kind == "DELETED":
-            self._other_pods.discard(key)
             self._forget(uid)
+            self._gone_pod(key)
             if self._pods.drop(key, uid):
                 self.on_change(key)
             return
         if self.concerns(body):
-            self._other_pods.discard(key)
             self.put_pod(body, confirmed=True)
             return
-        self._other_pods.add(key)
         if self._pods.drop(key):  # it no longer concerns us (its annotations went, no PodEIP)
             self.on_change(key)
 
     def podeip_event(self, kind: str | None, body: Mapping[str, Any]) -> None:
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
+        self._notice_listing("podeips", kind)
         if kind == "DELETED":
             self._forget(uid)
             if self._podeips.drop(key, uid):
+                self._absent.discard(key)
                 self.on_change(key)
             return
         self.put_podeip(body, confirmed=True)
 
+    def _notice_listing(self, resource: str, kind: str | None) -> None:
+        if kind is not None:
+            self._streaming.add(resource)
+        elif resource in self._streaming and self.ready.is_set():  # kopf lists with no event type
+            self._streaming.discard(resource)
+            self.relisted.set()
+
     # ---- answers (and events) ----------------------------------------------------------------
     def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
-        self._other_pods.discard(key_of(body))
+        self._absent.discard(key_of(body))
         if self._pods.put(body, confirmed=confirmed, gone=self._gone):
             self.on_change(key_of(body))
 
@@ -254,21 +280,25 @@ class ClusterView:
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             # The answer to the removal of the last finalizer: the object is gone.
             self._forget(str(meta.get("uid") or ""))
-            if self._podeips.drop(key_of(body)):
-                self.on_change(key_of(body))
+            self.drop_podeip(key_of(body))
             return
         if self._podeips.put(body, confirmed=confirmed, gone=self._gone):
             self.on_change(key_of(body))
 
     def drop_pod(self, key: Key) -> None:
         """An answer said NotFound: the pod is gone (its DELETED event may still be on its way)."""
-        self._other_pods.discard(key)
+        self._gone_pod(key)
         if self._pods.drop(key):
             self.on_change(key)
 
     def drop_podeip(self, key: Key) -> None:
         if self._podeips.drop(key):
+            self._absent.discard(key)
             self.on_change(key)
+
+    def _gone_pod(self, key: Key) -> None:
+        if key in self._podeips.entries:
+            self._absent.add(key)
 
     def _forget(self, uid: str) -> None:
         if not uid:
@@ -281,7 +311,8 @@ class ClusterView:
     # ---- start-up ----------------------------------------------------------------------------
     async def fill(self, pods: Pods, podeips: PodEIPs, *, page_size: int = 500) -> None:
         """List PodEIPs, then pods, page by page (see the module docstring), replacing what the
-        listing shows was gone by then. Entries stay unconfirmed until the watch delivers them."""
+        listing shows was gone by then. Entries stay unconfirmed until the watch delivers them.
+        Also after kopf listed again (``relisted``): what went meanwhile leaves the view."""
         for table, pages, keep in (
             (self._podeips, podeips.pages(page_size=page_size), self._keep_podeip),
             (self._pods, pods.pages(page_size=page_size), self._keep_pod),
@@ -295,8 +326,11 @@ class ClusterView:
             for key in [k for k, e in table.entries.items() if k not in listed]:
                 entry = table.entries[key]
                 if entry.version and version and not at_least_as_new(entry.version, version):
-                    table.drop(key)  # gone before the listing (its event came, its deletion not yet)
+                    table.drop(key)  # gone before the listing, and no DELETED event came (yet)
+                    self.on_change(key)
             table.floor = version
+            if table is self._pods:  # a PodEIP whose pod the listing does not have: gone
+                self._absent = {key for key in self._podeips.entries if key not in listed}
         logger.info("view filled: %d PodEIPs, %d pods that ask for an EIP or have one",
                     len(self._podeips.entries), len(self._pods.entries))  # fmt: skip
 
@@ -306,18 +340,16 @@ class ClusterView:
     def _keep_pod(self, body: Body) -> None:
         if self.concerns(body):
             self.put_pod(body, confirmed=False)
-        else:
-            self._other_pods.add(key_of(body))
 
     async def confirm(
         self, pods: Pods, podeips: PodEIPs, *, patience: float = CONFIRM_PATIENCE, step: float = 0.1
     ) -> None:
         """Wait for the watch to deliver every listed object, read the few it never does, and
         declare the view ready."""
-        waited = 0.0
-        while waited < patience and self._unconfirmed():
+        waited, left = 0.0, self._unconfirmed()
+        while waited < patience and left:  # patience runs while kopf's listing makes no progress
             await asyncio.sleep(step)
-            waited += step
+            waited, left = (0.0, now) if (now := self._unconfirmed()) < left else (waited + step, left)
         for table, get, drop, put in (
             (self._podeips, podeips.get, self.drop_podeip, self.put_podeip),
             (self._pods, pods.get_pod, self.drop_pod, self.put_pod),
@@ -397,12 +429,24 @@ class ViewedPodEIPs(PodEIPs):
         return body
 
     async def remove_finalizer(
-        self, namespace: str, name: str, finalizer: str, *, resource_version: str
+        self,
+        namespace: str,
+        name: str,
+        finalizer: str,
+        *,
+        resource_version: str,
+        finalizers: tuple[str, ...] | None = None,
     ) -> Body:
         try:
             with self._answering(namespace, name):
+                known = self._view.podeip((namespace, name))
+                same = known is not None and known.metadata.resource_version == resource_version
                 body = await self._inner.remove_finalizer(
-                    namespace, name, finalizer, resource_version=resource_version
+                    namespace,
+                    name,
+                    finalizer,
+                    resource_version=resource_version,
+                    finalizers=known.metadata.finalizers if same and known is not None else finalizers,
                 )
         except Conflict:
             await self._refresh_on_conflict(namespace, name)
@@ -464,6 +508,22 @@ class ViewedPods(Pods):
     ) -> Body:
         with self._answering(namespace, name):
             body = await self._inner.patch_pod_annotations(namespace, name, annotations, uid=uid)
+        self._answer(body)
+        return body
+
+    async def show(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        uid: str,
+        annotations: Mapping[str, str | None] | None,
+        condition: Mapping[str, str] | None,
+    ) -> Body:
+        with self._answering(namespace, name):
+            body = await self._inner.show(
+                namespace, name, uid=uid, annotations=annotations, condition=condition
+            )
         self._answer(body)
         return body
 

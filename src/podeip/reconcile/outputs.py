@@ -1,8 +1,8 @@
 """What the pod shows: the ``allocated-eipAddress`` annotations and the readiness condition.
 
-Both are compatibility surfaces (docs/compatibility.md §3.1, §3.2) and both are written narrowly: a
-merge patch of our two annotation keys only, and a strategic merge patch of the one condition
-on ``pods/status`` with the pod UID as precondition, never the whole list. Nothing is written
+Both are compatibility surfaces (docs/compatibility.md §3.1, §3.2) and both are written narrowly, in
+one request (``Pods.show``): our two annotation keys only, and the one condition (never the
+whole list), with the pod UID as precondition. Nothing is written
 when the pod already shows the desired state, and the condition is touched only on pods that
 declare the ``k8s.aliyun.com/eip`` readiness gate.
 """
@@ -30,15 +30,16 @@ async def publish(
     message: str = "",
     now: datetime,
 ) -> bool:
-    """Show ``address`` on the pod (``None``: not bound, with ``reason``). True if it changed."""
-    changed = False
+    """Show ``address`` on the pod (``None``: not bound, with ``reason``). True if it changed.
+
+    One request: the annotations are metadata and the condition is in ``pods/status``, but a
+    patch of ``pods/status`` keeps metadata changes too (the pod status strategy resets only
+    ownerReferences and deletionTimestamp), so a pod with the gate gets both in one strategic
+    merge patch of ``pods/status``, and a pod without it the merge patch of the annotations.
+    Nothing is sent when the pod already shows it all."""
     wanted = dict.fromkeys(c.ALLOCATED_EIP_ADDRESS_KEYS, address)
-    if any(pod.annotations.get(key) != value for key, value in wanted.items()):
-        try:
-            await pods.patch_pod_annotations(pod.namespace, pod.name, wanted, uid=pod.uid)
-            changed = True
-        except (NotFound, Conflict):
-            return False  # gone, or replaced by a same-name pod: its own pass decides
+    annotations = wanted if any(pod.annotations.get(key) != value for key, value in wanted.items()) else None
+    patch = None
     if pod.declares_eip_gate:
         desired = {
             "type": c.READINESS_GATE,
@@ -59,16 +60,14 @@ async def publish(
             for cond in pod.conditions
         ]
         patch = condition_patch(current, desired=desired, now=now)
-        if patch is not None:
-            try:
-                await pods.set_pod_condition(pod.namespace, pod.name, uid=pod.uid, condition=patch)
-                changed = True
-            except (NotFound, Conflict):
-                # The pod is gone or was replaced by a same-name pod: its next pass decides.
-                logger.debug(
-                    "pod %s/%s changed while setting its EIP condition",
-                    pod.namespace,
-                    pod.name,
-                    extra=log_fields(pod=pod),
-                )
-    return changed
+    if annotations is None and patch is None:
+        return False
+    try:
+        await pods.show(pod.namespace, pod.name, uid=pod.uid, annotations=annotations, condition=patch)
+    except (NotFound, Conflict):
+        # The pod is gone or was replaced by a same-name pod: its next pass decides.
+        logger.debug(
+            "pod %s/%s changed while showing its EIP", pod.namespace, pod.name, extra=log_fields(pod=pod)
+        )
+        return False
+    return True

@@ -17,6 +17,7 @@ from podeip import constants
 from podeip.k8s.client import KubeClient
 from podeip.k8s.errors import Conflict, Invalid, NotFound
 from podeip.k8s.podeips import PodEIPs, podeip_path
+from podeip.observability.metrics import Metrics
 
 pytestmark = pytest.mark.usefixtures("podeip_crd", "release_leftovers")
 
@@ -163,3 +164,37 @@ async def test_delete_with_another_uid_is_refused(kube: KubeClient, namespace: s
     assert (await podeips.get(namespace, "web-0"))["metadata"]["deletionTimestamp"]
     with pytest.raises(NotFound):
         await podeips.delete(namespace, "absent")
+
+
+async def test_with_the_finalizers_known_the_removal_reads_nothing_and_is_still_guarded(
+    kube: KubeClient, namespace: str, metrics: Metrics
+) -> None:
+    """The view knows the finalizers at a resourceVersion: no GET, and the JSON patch still tests
+    the resourceVersion, so a stale one is a Conflict that changes nothing."""
+    podeips = PodEIPs(kube)
+    body = podeip_body(namespace, "web-0")
+    body["metadata"]["finalizers"] = ["example.com/other", constants.FINALIZER]
+    created = await podeips.create(body)
+    deleting = await podeips.delete(namespace, "web-0")
+    known = tuple(deleting["metadata"]["finalizers"])
+    with pytest.raises(Conflict):
+        await podeips.remove_finalizer(
+            namespace, "web-0", constants.FINALIZER,
+            resource_version=created["metadata"]["resourceVersion"], finalizers=known,
+        )  # fmt: skip
+    assert (await podeips.get(namespace, "web-0"))["metadata"]["finalizers"] == list(known)
+    reads = kube_reads(metrics)
+    remaining = await podeips.remove_finalizer(
+        namespace, "web-0", constants.FINALIZER,
+        resource_version=deleting["metadata"]["resourceVersion"], finalizers=known,
+    )  # fmt: skip
+    assert remaining["metadata"]["finalizers"] == ["example.com/other"]
+    assert kube_reads(metrics) == reads, "the removal read the PodEIP"
+    await podeips.remove_finalizer(
+        namespace, "web-0", "example.com/other", resource_version=remaining["metadata"]["resourceVersion"]
+    )
+
+
+def kube_reads(metrics: Metrics) -> float:
+    labels = {"verb": "get", "resource": "podeips", "code": "200"}
+    return metrics.registry.get_sample_value("podeip_kube_api_requests_total", labels) or 0.0

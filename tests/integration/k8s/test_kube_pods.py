@@ -1,7 +1,8 @@
 """We test these aspects of the pod writes on a real API server: the annotation merge patch
 changes and removes only our keys and leaves the others; the readiness condition goes through
 pods/status and merges by type, so conditions written by others survive and the gate appears
-once; a UID that does not match is a Conflict and changes nothing; the pure helper agrees with
+once; both go in one request of pods/status when the gate is declared; a UID that does not match
+is a Conflict and changes nothing; the pure helper agrees with
 what the server stores (no patch needed right after a write); a missing pod is NotFound; lists
 page through continue tokens; the client's requests are counted by verb and resource."""
 
@@ -144,3 +145,55 @@ async def test_lists_page_through_continue_tokens(kube: KubeClient, namespace: s
         p["metadata"]["name"]
         for p in await Pods(kube).list_pods(namespace, field_selector="metadata.name=web-1")
     ] == ["web-1"]
+
+
+async def test_the_address_and_the_gate_go_in_one_request(
+    kube: KubeClient, namespace: str, metrics: Metrics
+) -> None:
+    """``Pods.show``: one patch of pods/status carries our annotations and the condition; the
+    server keeps both (the pod status strategy keeps metadata changes), the other annotations
+    survive, and removing the address (``None``) with the condition False is one request too."""
+    pod = await create_pod(kube, namespace, "web-0", **{"user/key": "keep"})
+    uid, pods = pod["metadata"]["uid"], Pods(kube)
+
+    def status_patches() -> float:
+        labels = {"verb": "patch", "resource": "pods/status", "code": "200"}
+        return metrics.registry.get_sample_value("podeip_kube_api_requests_total", labels) or 0.0
+
+    ready = {"type": GATE, "status": "True", "reason": constants.READINESS_REASON_OK, "message": ""}
+    condition = condition_patch(None, desired=ready, now=datetime.now(UTC))
+    stored = await pods.show(
+        namespace,
+        "web-0",
+        uid=uid,
+        annotations={K8S_KEY: "203.0.113.5", NETWORK_KEY: "203.0.113.5"},
+        condition=condition,
+    )
+    assert status_patches() == 1
+    for body in (stored, await pods.get_pod(namespace, "web-0")):
+        assert body["metadata"]["annotations"] == {
+            "user/key": "keep",
+            K8S_KEY: "203.0.113.5",
+            NETWORK_KEY: "203.0.113.5",
+        }
+        assert conditions_by_type(body)[GATE]["status"] == "True"
+    gone = condition_patch(
+        stored["status"]["conditions"],
+        desired={"type": GATE, "status": "False", "reason": "Released"},
+        now=datetime.now(UTC),
+    )
+    stored = await pods.show(
+        namespace, "web-0", uid=uid, annotations={K8S_KEY: None, NETWORK_KEY: None}, condition=gone
+    )
+    assert status_patches() == 2
+    assert stored["metadata"]["annotations"] == {"user/key": "keep"}
+    assert conditions_by_type(stored)[GATE]["status"] == "False"
+    with pytest.raises(Conflict):
+        await pods.show(
+            namespace,
+            "web-0",
+            uid="00000000-0000-0000-0000-000000000000",
+            annotations={K8S_KEY: "x"},
+            condition=gone,
+        )
+    assert K8S_KEY not in (await pods.get_pod(namespace, "web-0"))["metadata"]["annotations"]

@@ -102,6 +102,8 @@ def test_at_rest_the_operator_makes_no_kubernetes_request_but_its_lease(
     for name in PODS:
         wait_for_address(kubectl, namespace, name)
     period = GC_PERIOD_MINUTES * 60
+    spent = kube_requests(leader)
+    print(f"\nnon-Lease Kubernetes requests until {len(PODS)} pods were bound: {sum(spent.values()):.0f}")
     # Quiet first: the passes that follow the last writes (their watch events) are over once one
     # whole GC period went by without a request.
     last = {"requests": kube_requests(leader), "listings": listings(leader)}

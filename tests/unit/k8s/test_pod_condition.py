@@ -89,3 +89,25 @@ async def test_condition_patch_carries_one_condition_and_the_uid(
     assert (seen.method, seen.path) == ("PATCH", "/api/v1/namespaces/ns/pods/p/status")
     assert seen.headers["Content-Type"] == "application/strategic-merge-patch+json"
     assert seen.body == {"metadata": {"uid": "u-1"}, "status": {"conditions": [READY]}}
+
+
+async def test_the_address_and_the_gate_are_one_request_of_pods_status(
+    fake_api: FakeApi, client: KubeClient
+) -> None:
+    await Pods(client).show("ns", "p", uid="u-1", annotations={"a/b": "1.2.3.4"}, condition=READY)
+    (seen,) = fake_api.requests
+    assert (seen.method, seen.path) == ("PATCH", "/api/v1/namespaces/ns/pods/p/status")
+    assert seen.headers["Content-Type"] == "application/strategic-merge-patch+json"
+    assert seen.body == {
+        "metadata": {"uid": "u-1", "annotations": {"a/b": "1.2.3.4"}},
+        "status": {"conditions": [READY]},
+    }
+
+
+async def test_without_a_gate_the_address_is_the_merge_patch_with_the_uid(
+    fake_api: FakeApi, client: KubeClient
+) -> None:
+    await Pods(client).show("ns", "p", uid="u-1", annotations={"a/b": None}, condition=None)
+    (seen,) = fake_api.requests
+    assert (seen.method, seen.path) == ("PATCH", "/api/v1/namespaces/ns/pods/p")
+    assert seen.body == {"metadata": {"annotations": {"a/b": None}, "uid": "u-1"}}

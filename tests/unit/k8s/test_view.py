@@ -5,11 +5,13 @@
 - a DELETED event removes the entry, and a late event or answer of that object does not bring
   it back; an answer NotFound drops it; the answer to the removal of the last finalizer of a
   deleted PodEIP drops it;
-- only pods that concern us are kept: one that stops asking (and has no PodEIP) leaves; one
+- only pods that concern us are kept, and the watch's filter passes on no other: one that stops
+  asking (and has no PodEIP) leaves; one
   with a PodEIP is kept without annotations; one the view did not keep is read once when a
   PodEIP appears for it (``observe``), and never otherwise;
 - an event that changes nothing (a re-listing, the echo of our own write) enqueues nothing;
-- the start-up listing keeps only what concerns us, drops what was gone before it, ignores older
+- the start-up listing keeps only what concerns us, drops what was gone before it (again after
+  kopf listed anew: a pod deleted meanwhile leaves, and its key is enqueued), ignores older
   events of objects it did not have, and ``confirm`` reads the few entries the watch never
   delivered (NotFound drops them) before the view is ready;
 - a Conflict on a write reads the PodEIP again, so that the next pass does not decide on the
@@ -171,12 +173,14 @@ def test_the_answer_to_removing_the_last_finalizer_drops_the_podeip(view: Cluste
 
 
 def test_only_pods_that_concern_us_are_kept(view: ClusterView) -> None:
+    assert not view.watches(KEY, {}), "the watch's filter passes on no plain pod"
     view.pod_event("ADDED", pod("10", annotations={}))
     assert view.pod(KEY) is None
     view.pod_event("MODIFIED", pod("11"))
     assert view.pod(KEY) is not None
+    assert view.watches(KEY, {}), "a kept pod that stops asking still reaches the handler"
     view.pod_event("MODIFIED", pod("12", annotations={}))  # the user removed the annotation
-    assert view.pod(KEY) is None
+    assert view.pod(KEY) is None and not view.watches(KEY, {})
     view.podeip_event("ADDED", podeip("13"))
     view.pod_event("MODIFIED", pod("14", annotations={}))  # it has a PodEIP: it concerns us
     assert view.pod(KEY) is not None
@@ -262,3 +266,26 @@ async def test_a_pod_write_answered_not_found_drops_the_pod(view: ClusterView) -
     with pytest.raises(kube_errors.NotFound):
         await pods.get_pod(*KEY)
     assert view.pod(KEY) is None
+
+
+async def test_after_kopf_lists_again_what_went_meanwhile_leaves_the_view(
+    view: ClusterView, changes: list[tuple[str, str]]
+) -> None:
+    """A watch that could not resume: kopf lists again, and a pod deleted meanwhile sends no
+    DELETED event. The view notices the listing and lists too; the pod leaves, its key is enqueued."""
+    api = Api([pod("10")], [podeip("11")], version="20")
+    pods, podeips = apis(api)
+    await view.fill(pods, podeips)
+    view.pod_event(None, pod("10"))
+    view.podeip_event(None, podeip("11"))
+    await view.confirm(pods, podeips, patience=0.05, step=0.01)
+    view.podeip_event("MODIFIED", podeip("21"))  # streaming
+    assert not view.relisted.is_set()
+    del api.pods[KEY]  # deleted while the watch was down
+    view.podeip_event(None, podeip("21"))  # kopf's new listing
+    assert view.relisted.is_set()
+    api.version = "30"
+    changes.clear()
+    await view.fill(pods, podeips)
+    assert view.pod(KEY) is None and changes == [KEY]
+    assert view.podeip(KEY) is not None

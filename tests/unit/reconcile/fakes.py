@@ -127,6 +127,23 @@ class World:
         self.pod_conditions.append(over_the_wire(dict(condition)))
         return copy.deepcopy(self.pods[(namespace, name)])
 
+    async def show(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        uid: str,
+        annotations: Mapping[str, str | None] | None,
+        condition: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        """One request (``Pods.show``), recorded as its two parts."""
+        body: dict[str, Any] = {}
+        if annotations is not None:
+            body = await self.patch_pod_annotations(namespace, name, annotations, uid=uid)
+        if condition is not None:
+            body = await self.set_pod_condition(namespace, name, uid=uid, condition=condition)
+        return body
+
     # ---- nodes (the client's generic GET) -----------------------------------------------
     async def get(self, path: str) -> dict[str, Any]:
         name = path.rsplit("/", 1)[-1]
