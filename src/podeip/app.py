@@ -248,6 +248,7 @@ async def running(
                 controller="podeip", error_category=type(error).__name__
             ).inc(),
             gate=leadership.held if leadership else None,
+            clock=deps.monotonic,  # the one clock of waits, holds and backoffs
         )
         deps.enqueue = queue.add
         runner = None

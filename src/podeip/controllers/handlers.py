@@ -46,8 +46,10 @@ def register(registry: kopf.OperatorRegistry, *, cascade: bool = False) -> None:
                     memo.queue.add(key)
 
     @kopf.on.event("", "v1", "pods", registry=registry, id="pod-event", when=concerns_us)
-    async def on_pod_event(meta: kopf.Meta, memo: Operator, **_: Any) -> None:
-        memo.queue.add((meta.namespace or "", meta.name or ""))
+    async def on_pod_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:
+        # A deleted pod breaks any hold of its key: its EIP is unbound at once (its IP may be
+        # given to another pod), not after a backoff or a poll (reconcile/queue.py).
+        memo.queue.add((meta.namespace or "", meta.name or ""), urgent=type == "DELETED")
 
     @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="podeip-event")
     async def on_podeip_event(type: str | None, meta: kopf.Meta, memo: Operator, **_: Any) -> None:

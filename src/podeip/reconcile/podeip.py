@@ -43,14 +43,15 @@ from podeip.reconcile.deps import log_fields, pod_ref, podeip_ref
 from podeip.reconcile.looks import STEADY
 from podeip.reconcile.owners import Cascade
 from podeip.reconcile.pools import Pools
-from podeip.reconcile.queue import Key, Requeue
+from podeip.reconcile.queue import Hold, Key, Requeue
 from podeip.reconcile.teardown import Teardown
 
 logger = logging.getLogger(__name__)
 
-#: A worker sleeps at most this long for a rate-limit slot; longer, and it serves other keys
-#: and comes back (each pass costs Kubernetes reads, so bouncing often would waste them).
-WORKER_MAX_WAIT = 10.0
+#: A worker sleeps at most this long for a rate-limit slot; a slot further away is reserved
+#: for the key, which the queue brings back then (cloud/ratelimit.py): workers never sleep
+#: while other keys are due.
+WORKER_MAX_WAIT = 0.05
 
 #: Backoff after a cloud failure, by class (seconds); the default covers the rest.
 FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = {
@@ -67,7 +68,7 @@ class Reconciler(Pools, Cascade, Teardown):
 
     # ---- entry point ---------------------------------------------------------------------
     async def reconcile(self, key: Key) -> None:
-        ratelimit.MAX_WAIT.set(WORKER_MAX_WAIT)
+        ratelimit.reserve_for(key, max_wait=WORKER_MAX_WAIT)
         namespace, name = key
         pod_body = await self._get(self.d.pods.get_pod, namespace, name)
         body = await self._get(self.d.podeips.get, namespace, name)
@@ -85,7 +86,6 @@ class Reconciler(Pools, Cascade, Teardown):
             await self._cloud_failure(podeip, pod, error)
 
     async def _step(self, podeip: PodEIP, pod: PodView | None) -> None:
-        self.looks.not_due(key_of(podeip))
         if podeip.metadata.deletion_timestamp is not None:
             await self._teardown(podeip, pod)
             return
@@ -340,7 +340,8 @@ class Reconciler(Pools, Cascade, Teardown):
         a backoff that our own writes cannot cut short. Our own rate limit is no failure: the
         key just comes back when its slot is due."""
         if isinstance(error, cloud_errors.RateLimited):
-            raise self.looks.back_off(key_of(podeip), error.retry_after or 1.0, "client-side rate limit")
+            # The slot is reserved for this key: it is in flight, back first when the slot is due.
+            raise Requeue(error.retry_after or 0.0, "client-side rate limit", hold=Hold.IN_FLIGHT)
         self.d.metrics.reconcile_errors.labels(controller="podeip", error_category=type(error).__name__).inc()
         logger.warning(
             "%s/%s: %s",
