@@ -251,8 +251,10 @@ async def running(
                 controller="podeip", error_category=type(error).__name__
             ).inc(),
             gate=leadership.held if leadership else None,
+            clock=deps.monotonic,  # the one clock of waits, holds and backoffs
         )
         deps.enqueue = deps.view.on_change = queue.add
+        deps.view.on_gone = lambda key: queue.add(key, urgent=True)
         runner = None
         if settings.metrics_port:
             runner = await start_metrics_server(

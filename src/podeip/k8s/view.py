@@ -153,9 +153,14 @@ class ClusterView:
         *,
         asks_for_eip: Callable[[Mapping[str, str]], bool],
         on_change: Callable[[Key], None] = lambda key: None,
+        on_gone: Callable[[Key], None] | None = None,
     ) -> None:
         self.asks_for_eip = asks_for_eip
         self.on_change = on_change
+        #: Called instead of ``on_change`` for a pod's DELETED event (default: ``on_change``): the
+        #: work queue's urgent add, which breaks any hold of the key, since the pod's IP may be
+        #: given to another pod and its EIP must be unbound at once (reconcile/queue.py).
+        self.on_gone = on_gone
         self._pods: _Table[PodView] = _Table(PodView.from_body)
         self._podeips: _Table[PodEIP] = _Table(PodEIP.model_validate)
         #: Keys of PodEIPs whose pod the view knows to be gone (deleted, not listed, NotFound).
@@ -243,7 +248,7 @@ class ClusterView:
             self._forget(uid)
             self._gone_pod(key)
             if self._pods.drop(key, uid):
-                self.on_change(key)
+                (self.on_gone or self.on_change)(key)
             return
         if self.concerns(body):
             self.put_pod(body, confirmed=True)

@@ -8,9 +8,10 @@ not describe what it saw a moment ago, and a wait for an async state costs about
   unbind or release needs one at most ``FRESH`` seconds old (R6). Every mutation forgets the
   EIP (``forget``), and a listing taken before that moment never brings the old state back;
 - **waits**: after a mutating call the next look comes when the transition should be over, as
-  learnt from earlier waits; passes caused by other events in between wait for that look;
-- **backoffs**: after a cloud failure the key waits its delay even if our own writes (the
-  failure condition, Events) cause watch events meanwhile.
+  learnt from earlier waits; the work queue holds the key until then (``Hold.IN_FLIGHT``: events
+  in between coalesce into that look, and the key is served before new work);
+- **backoffs**: after a cloud failure the queue holds the key for its delay (``Hold.WAIT``)
+  even if our own writes (the failure condition, Events) cause watch events meanwhile.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from podeip import constants as c
 from podeip.cloud.clock import Clock
 from podeip.cloud.models import Eip, EipStatus
 from podeip.cloud.provider import EipProvider
-from podeip.reconcile.queue import Key, Requeue
+from podeip.reconcile.queue import Hold, Key, Requeue
 
 #: Seconds a steady observation stands in for a Describe: for decisions that only write
 #: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH).
@@ -49,9 +50,8 @@ class Looks:
         self._monotonic = monotonic
         self._seen: dict[str, tuple[Eip, datetime]] = {}
         self._forgotten: dict[str, datetime] = {}
-        #: key → (monotonic start, looks so far, next look due)
-        self._waits: dict[Key, tuple[float, int, float]] = {}
-        self._backoffs: dict[Key, float] = {}
+        #: key → (monotonic start, looks so far)
+        self._waits: dict[Key, tuple[float, int]] = {}
         #: How long async transitions take here, learnt from the waits (seconds).
         self.transition_estimate = 1.0
 
@@ -96,34 +96,30 @@ class Looks:
         self._forgotten.pop(allocation_id, None)
 
     # ---- waits and backoffs ------------------------------------------------------------------------
+    # Both are holds of the work queue (queue.py): the key does not run before its time, and
+    # events meanwhile (mostly echoes of our own writes) coalesce into that one pass.
     def poll(self, key: Key, reason: str) -> Requeue:
-        """The first look after the learnt transition time, then at a quarter of it, growing."""
+        """The first look after the learnt transition time, then at a quarter of it, growing.
+        The key is in flight: served before new work when due."""
         now = self._monotonic()
-        started, looks, _ = self._waits.get(key, (now, 0, now))
+        started, looks = self._waits.get(key, (now, 0))
         estimate = self.transition_estimate
         delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
         delay = min(POLL_MAX, max(POLL_MIN, delay))
-        self._waits[key] = (started, looks + 1, now + delay)
-        return Requeue(after=delay, reason=reason)
+        self._waits[key] = (started, looks + 1)
+        return Requeue(after=delay, reason=reason, hold=Hold.IN_FLIGHT)
 
-    def back_off(self, key: Key, delay: float, reason: str) -> Requeue:
-        self._backoffs[key] = self._monotonic() + delay
-        return Requeue(after=delay, reason=reason)
-
-    def not_due(self, key: Key) -> None:
-        """Raise ``Requeue`` when this key's next look or backoff has not come yet."""
-        now = self._monotonic()
-        due = max(self._waits.get(key, (0.0, 0, 0.0))[2], self._backoffs.get(key, 0.0))
-        if due > now:
-            raise Requeue(after=due - now, reason="not yet due")
-        self._backoffs.pop(key, None)
+    @staticmethod
+    def back_off(key: Key, delay: float, reason: str) -> Requeue:
+        """Wait ``delay`` whatever happens meanwhile (a cloud failure's backoff)."""
+        return Requeue(after=delay, reason=reason, hold=Hold.WAIT)
 
     def settled(self, key: Key) -> None:
         """The async state was reached: learn how long it took."""
         wait = self._waits.pop(key, None)
         if wait is None:
             return
-        started, looks, _ = wait
+        started, looks = wait
         if looks == 1:  # reached at the first look: it may have been reached earlier; probe lower
             estimate = 0.95 * self.transition_estimate
         else:
@@ -132,4 +128,3 @@ class Looks:
 
     def clear(self, key: Key) -> None:
         self._waits.pop(key, None)
-        self._backoffs.pop(key, None)

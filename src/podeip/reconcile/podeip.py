@@ -44,13 +44,14 @@ from podeip.reconcile.base import Memory, Pass, key_of, tell_once
 from podeip.reconcile.deps import Deps, log_fields, pod_ref, podeip_ref
 from podeip.reconcile.looks import Looks
 from podeip.reconcile.plan import Do, Observed, Step, plan
-from podeip.reconcile.queue import Key, Requeue
+from podeip.reconcile.queue import Hold, Key, Requeue
 
 logger = logging.getLogger(__name__)
 
-#: A worker sleeps at most this long for a rate-limit slot; longer, and it serves other keys
-#: and comes back (each pass costs Kubernetes reads, so bouncing often would waste them).
-WORKER_MAX_WAIT = 10.0
+#: A worker sleeps at most this long for a rate-limit slot; a slot further away is reserved
+#: for the key, which the queue brings back then (cloud/ratelimit.py): workers never sleep
+#: while other keys are due.
+WORKER_MAX_WAIT = 0.05
 
 #: Backoff after a cloud failure, by class (seconds); the default covers the rest.
 FAILURE_DELAYS: dict[type[cloud_errors.CloudError], tuple[str | None, float]] = {
@@ -104,7 +105,7 @@ class Reconciler:
 
     # ---- entry point ---------------------------------------------------------------------
     async def reconcile(self, key: Key) -> None:
-        ratelimit.MAX_WAIT.set(WORKER_MAX_WAIT)
+        ratelimit.reserve_for(key, max_wait=WORKER_MAX_WAIT)
         pod, podeip = await self.d.view.observe(key, self.d.pods)  # no request at steady state
         if podeip is None:
             if pod is None or plan(self._observe(None, pod)).do is not Do.CREATE:
@@ -140,7 +141,6 @@ class Reconciler:
         )
 
     async def _step(self, p: Pass, podeip: PodEIP, pod: PodView | None) -> None:
-        self.looks.not_due(key_of(podeip))
         o: Observed | None = self._observe(podeip, pod)
         steps_taken = 0
         while o is not None:
@@ -372,7 +372,8 @@ class Reconciler:
         a backoff that our own writes cannot cut short. Our own rate limit is no failure: the
         key just comes back when its slot is due."""
         if isinstance(error, cloud_errors.RateLimited):
-            raise self.looks.back_off(key_of(podeip), error.retry_after or 1.0, "client-side rate limit")
+            # The slot is reserved for this key: it is in flight, back first when the slot is due.
+            raise Requeue(error.retry_after or 0.0, "client-side rate limit", hold=Hold.IN_FLIGHT)
         self.d.metrics.reconcile_errors.labels(controller="podeip", error_category=type(error).__name__).inc()
         logger.warning(
             "%s/%s: %s",

@@ -3,13 +3,19 @@
 Buckets start full and refill at their rate on an injected clock; the limiter makes callers
 wait exactly as long as needed and leaves unlisted APIs alone; delays grow, are capped and
 jittered; only retryable errors are retried, honouring retry_after; polling stops at done or
-at its timeout.
+at its timeout; a worker that must not sleep reserves its slot, which only it takes when it
+comes back (early: the same slot again; too late: it lapses), and reserving at the default
+client limits never exceeds Alibaba's published bucket.
 """
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
+from podeip import cloud_apis
 from podeip.cloud import errors, retry
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.ratelimit import RateLimiter, TokenBucket
@@ -107,3 +113,83 @@ async def test_polling_returns_when_done_and_raises_at_its_timeout() -> None:
             fetch, done=lambda v: v < 0, timeout=20, policy=policy, clock=clock, sleep=clock.sleep
         )
     assert clock() - started == pytest.approx(20)
+
+
+LIMITS = {"AssociateEipAddress": RateLimit(per_minute=60, burst=2)}
+
+
+async def test_a_worker_reserves_a_far_slot_and_only_it_takes_it_when_back() -> None:
+    clock = ManualClock()
+    limiter = RateLimiter(LIMITS, clock=clock, sleep=clock.sleep)
+    for _ in range(2):  # the burst
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="a")
+    with pytest.raises(errors.RateLimited) as first:
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="b")
+    assert first.value.retry_after == pytest.approx(1.0)
+    with pytest.raises(errors.RateLimited) as second:  # c queues behind b's slot
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="c")
+    assert second.value.retry_after == pytest.approx(2.0)
+    clock.advance(0.5)
+    with pytest.raises(errors.RateLimited) as early:  # b back early: the same slot, no other
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="b")
+    assert early.value.retry_after == pytest.approx(0.5)
+    clock.advance(0.5)
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="b")  # its slot
+    with pytest.raises(errors.RateLimited) as after:  # a newcomer queues behind c
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="d")
+    assert after.value.retry_after == pytest.approx(2.0)
+    clock.advance(1.0)
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="c")
+    assert clock.sleeps == []  # nobody slept
+
+
+async def test_a_caller_without_a_holder_reserves_nothing_and_a_late_reservation_lapses() -> None:
+    clock = ManualClock()
+    limiter = RateLimiter(LIMITS, clock=clock, sleep=clock.sleep)
+    for _ in range(2):
+        await limiter.acquire("AssociateEipAddress")
+    for _ in range(3):  # no holder: told to wait, nothing spent
+        with pytest.raises(errors.RateLimited):
+            await limiter.acquire("AssociateEipAddress", max_wait=0.0)
+    with pytest.raises(errors.RateLimited):
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # slot at 1.0
+    clock.advance(2.5)  # more than one interval after its slot: lapsed
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # a fresh slot (2.0)
+    with pytest.raises(errors.RateLimited) as next_one:
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="other")
+    assert next_one.value.retry_after == pytest.approx(0.5)  # 3.0: both slots were spent
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_reserving_workers_never_exceed_alibabas_bucket_at_the_default_limits(seed: int) -> None:
+    """Many keys reserving slots at the default client limit (110/min, burst 10), each coming
+    back at its slot or late, at the next tick of a coarse timer (late ones bunch: without the
+    lapse of late reservations, this throttles): the published limit's bucket (120/min, burst
+    12, as the simulator models it) never refuses a call."""
+    rng = random.Random(seed)
+    clock = ManualClock()
+    api = cloud_apis.api("AssociateEipAddress")
+    limiter = RateLimiter(
+        {api.name: RateLimit(per_minute=api.client_limit, burst=api.client_burst)},
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    alibaba = TokenBucket(rate=(api.published_limit or 0) / 60.0, burst=12, clock=clock)
+    interval = 60.0 / api.client_limit
+    due: dict[int, float] = {key: rng.uniform(0, 30) for key in range(300)}
+    made = 0
+    while due:
+        key, at = min(due.items(), key=lambda item: item[1])
+        clock.advance(at - clock())
+        try:
+            await limiter.acquire(api.name, max_wait=0.05, holder=key)
+        except errors.RateLimited as limited:
+            slot = clock() + (limited.retry_after or 0.0)
+            # Back on time, or late: at the next tick of a coarse timer (the worst case bunches).
+            tick = rng.choice([0.0, 30 * interval])
+            due[key] = slot if not tick else math.ceil(slot / tick) * tick
+            continue
+        assert alibaba.try_take(), f"throttled at call {made}"
+        made += 1
+        del due[key]
+    assert made == 300

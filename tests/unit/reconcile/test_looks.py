@@ -2,9 +2,10 @@
 
 - a steady observation stands in for a Describe up to its age limit, a busy one never;
 - after ``forget`` (a mutation), a listing taken earlier never brings the old state back;
-- the first look after a mutation waits for the learnt transition time; passes in between
-  are told to wait for it; the estimate follows how long transitions really take;
-- a backoff holds a key even when events ask for it earlier.
+- the first look after a mutation waits for the learnt transition time, as a hold of the key in
+  flight (the queue keeps events from running it earlier: test_queue.py); the estimate follows
+  how long transitions really take;
+- a backoff is a plain hold of its delay.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from podeip.cloud.models import Eip, EipStatus
 from podeip.reconcile.looks import Looks
-from podeip.reconcile.queue import Requeue
+from podeip.reconcile.queue import Hold
 
 
 class Clock:
@@ -70,15 +71,14 @@ async def test_a_listing_older_than_our_last_change_is_ignored() -> None:
     assert cloud.calls == 1
 
 
-def test_the_first_look_waits_the_estimate_and_passes_in_between_wait_for_it() -> None:
+def test_the_first_look_waits_the_estimate_and_holds_the_key_in_flight() -> None:
     looks = Looks(Cloud([]), clock=Clock())  # type: ignore[arg-type]
     looks.transition_estimate = 2.0
     first = looks.poll(("ns", "p"), "associating")
-    assert first.after == pytest.approx(2.0)
-    with pytest.raises(Requeue) as waiting:
-        looks.not_due(("ns", "p"))
-    assert 1.5 < waiting.value.after <= 2.0
-    looks.not_due(("ns", "other"))  # other keys are not held
+    assert (first.after, first.hold) == (pytest.approx(2.0), Hold.IN_FLIGHT)
+    second = looks.poll(("ns", "p"), "associating")
+    assert second.after == pytest.approx(0.5)  # then a quarter of the estimate
+    assert looks.poll(("ns", "other"), "x").after == pytest.approx(2.0)  # keys are apart
 
 
 def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_not() -> None:
@@ -94,10 +94,7 @@ def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_
     assert looks.transition_estimate < 1.9  # settled almost at once (elapsed ≈ 0)
 
 
-def test_a_backoff_holds_the_key_against_early_events() -> None:
+def test_a_backoff_is_a_hold_of_its_delay() -> None:
     looks = Looks(Cloud([]), clock=Clock())  # type: ignore[arg-type]
     requeue = looks.back_off(("ns", "p"), 60.0, "QuotaExceeded")
-    assert requeue.after == 60.0
-    with pytest.raises(Requeue) as held:
-        looks.not_due(("ns", "p"))
-    assert held.value.after > 59.0
+    assert (requeue.after, requeue.hold, requeue.reason) == (60.0, Hold.WAIT, "QuotaExceeded")

@@ -11,6 +11,7 @@ chart tests). R9's "safe with two" is tested below as two operators' passes inte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from podeip.cloud.models import EipStatus
 from podeip.reconcile import records, steps
 from podeip.reconcile.binding import LOST_CONFIRM
 from podeip.reconcile.looks import STEADY
+from podeip.reconcile.queue import WorkQueue
 from podeip.simulator.faults import Fault
 
 from .harness import CLUSTER, KEY, Bed
@@ -306,21 +308,32 @@ async def test_r14_drift_an_eip_unbound_out_of_band_is_bound_again(bed: Bed) -> 
 
 
 async def test_r15_a_quota_error_backs_off_on_the_injected_clock(bed: Bed) -> None:
-    """QuotaExceeded: a condition and an Event, then a backoff that no pass cuts short (no hot
-    loop) until the manual clock passes it."""
+    """QuotaExceeded: a condition and an Event, then a backoff that no event cuts short (no hot
+    loop: the work queue holds the key, not a pass) until the manual clock passes it."""
     bed.engine.faults.add(Fault(action="AllocateEipAddress", code="QuotaExceeded.Eip", times=1))
     bed.add_pod(AUTO)
-    requeue = await bed.once()
-    assert requeue is not None and requeue.after >= 60
+    queue = WorkQueue(bed.reconciler.reconcile, concurrency=1, clock=bed.clock)
+    queue.start()
+    queue.add(KEY)
+    await queue.wait_idle()
     assert c.EV_QUOTA_EXCEEDED in bed.reasons()
-    calls = len(bed.engine.call_log())
-    for _ in range(3):  # our own writes bring the key back: it waits
-        again = await bed.once()
-        assert again is not None and again.after > 0
-    assert len(bed.engine.call_log()) == calls
-    bed.clock.advance(requeue.after)
-    await bed.settle()
+    calls, reads = len(bed.engine.call_log()), bed.world.pod_reads
+    for _ in range(3):  # our own writes bring the key back: it waits, and reads nothing
+        queue.add(KEY)
+        bed.clock.advance(10)
+        queue.poke()
+        await asyncio.sleep(0)
+        await queue.wait_idle()
+    assert (len(bed.engine.call_log()), bed.world.pod_reads) == (calls, reads)
+    for _ in range(40):  # past the backoff, then the transitions
+        bed.clock.advance(2.0)
+        queue.poke()
+        await asyncio.sleep(0)
+        await queue.wait_idle()
+    await queue.stop()
     assert bed.calls("AllocateEipAddress") == 1 and bed.calls("AssociateEipAddress") == 1
+    podeip = bed.podeip()
+    assert podeip is not None and podeip.status is not None and podeip.status.eip_address
 
 
 # ---- crashes and lost answers (R1, R2, R4 across restarts) -----------------------------------
