@@ -44,10 +44,8 @@ class Binding(PassBase):
         kind, _ = records.kind_of_strategy(podeip)
         if kind is AllocationType.AUTO and not podeip.spec.allocation_id:
             uid = podeip.metadata.uid or ""
-            podeip, allocated = await steps.allocate(self.d, podeip, pod, lookup=uid not in self._fresh)
+            podeip, _ = await steps.allocate(self.d, podeip, pod, lookup=uid not in self._fresh)
             self._fresh.discard(uid)
-            if allocated is not None:  # a new EIP is Available: no need to Describe it
-                self.looks.remember(allocated, allocation_id=allocated.allocation_id)
         allocation_id = podeip.spec.allocation_id
         if kind is AllocationType.STATIC and not await self._claim(podeip, pod):
             raise Requeue(after=SLOW_RETRY, reason="EIP claimed by another pod")
@@ -73,12 +71,10 @@ class Binding(PassBase):
             fresh = await self.looks.eip(allocation_id)  # a fresh look before unbinding (R6)
             if fresh != eip:
                 raise Requeue(after=0.0, reason="the EIP changed")
-            self.looks.forget(allocation_id)
             # A Static PodEIP got here only holding the claim (``_claim`` above).
             claim = ownership.Claim.MINE if kind is AllocationType.STATIC else ownership.Claim.NONE
             verdict = self._judge(podeip, eip, claim=(claim, ""))
             if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
-                self.looks.forget(allocation_id)
                 raise self.looks.poll(key, "unbinding from the previous pod IP")
             where = f"{eip.instance_type} {eip.instance_id} {eip.private_ip_address}".strip()
             await self._conflict(podeip, pod, f"EIP {allocation_id} is bound to {where}, not by us")
@@ -87,9 +83,7 @@ class Binding(PassBase):
         # bandwidth package, find the ENI of the pod IP, re-read the pod, record the target, associate.
         if podeip.spec.bandwidth_package_id and eip.bandwidth_package_id != podeip.spec.bandwidth_package_id:
             join = self._next_round(key, "join")
-            self.looks.forget(allocation_id)
             await steps.join_bandwidth_package(self.d, podeip, eip, round=join)
-            self.looks.forget(allocation_id)
             self._rounds[(key, "join")] = join
         found = await self.d.cloud.find_eni(pod.pod_ip)
         if found is None:
@@ -97,7 +91,6 @@ class Binding(PassBase):
             await self._show(podeip, pod, reason=c.EV_NO_ENI, message=message, warn=True)
             raise Requeue(after=SLOW_RETRY, reason="no ENI for the pod IP")
         await self._still_the_same_pod(pod)
-        self.looks.forget(allocation_id)
         association = self._next_round(key, "associate")
         if association == 0 and self._was_bound_to(podeip, pod, found.eni_id):
             # Bound here before, unbound since, and this process does not remember the round
@@ -106,7 +99,6 @@ class Binding(PassBase):
             # of ours is pending for it: any token not used before is safe, and the time is one.
             association = int(self.d.clock().timestamp())
         await steps.associate(self.d, podeip, pod, eni=found, round=association)
-        self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
         self._rounds[(key, "associate")] = association
         await self._show(
             podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
@@ -228,7 +220,6 @@ class Binding(PassBase):
         allocation_id = podeip.spec.allocation_id
         first = self._missing.setdefault(allocation_id, self.d.monotonic())
         if self.d.monotonic() - first < LOST_CONFIRM:
-            self.looks.forget(allocation_id)
             raise Requeue(after=LOST_CONFIRM, reason="EIP not found; looking again")
         kind, _ = records.kind_of_strategy(podeip)
         message = f"EIP {allocation_id} no longer exists"

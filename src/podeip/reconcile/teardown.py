@@ -48,10 +48,8 @@ class Teardown(PassBase):
         if eip is not None and eip.status in BUSY_STATES:
             raise self.looks.poll(key, eip.status.value)
         if eip is not None and eip.status is EipStatus.IN_USE:
-            self.looks.forget(allocation_id)
             verdict = self._judge(podeip, eip, claim=await self._claim_of(podeip))
             if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
-                self.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
                 message = f"pod gone: EIP {allocation_id} unassociated from its IP"
                 await self.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
                 raise self.looks.poll(key, "unassociating")
@@ -107,9 +105,7 @@ class Teardown(PassBase):
                 await self.d.events.normal(podeip_ref(podeip), reason=c.EV_PRESERVED, message=message)
                 continue
             if eip.status is EipStatus.IN_USE:
-                self.looks.forget(eip.allocation_id)
                 if await steps.unassociate_if_ours(self.d, podeip, eip, verdict):
-                    self.looks.forget(eip.allocation_id)
                     raise self.looks.poll(key, "unassociating before release")
                 if kind is AllocationType.AUTO:
                     message = (
@@ -122,9 +118,7 @@ class Teardown(PassBase):
                     raise Requeue(after=SLOW_RETRY, reason="EIP bound elsewhere")
                 continue  # Static: bound elsewhere, not ours to unbind
             if kind is AllocationType.AUTO:
-                self.looks.forget(eip.allocation_id)
-                if await steps.release_if_ours(self.d, podeip, eip):
-                    self.looks.drop(eip.allocation_id)
+                await steps.release_if_ours(self.d, podeip, eip)
         if kind is AllocationType.STATIC and podeip.spec.allocation_id:
             self._claims.pop(podeip.spec.allocation_id, None)
             holder = holder_identity(namespace=key[0], name=key[1], uid=podeip.metadata.uid or "")

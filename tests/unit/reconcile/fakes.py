@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from podeip.cloud.observed import ObservedEips
 from podeip.k8s import errors as kube_errors
 from podeip.reconcile.deps import Deps
 from podeip.reconcile.podeip import Reconciler
@@ -198,7 +199,7 @@ def reconciler(world: World, settings: Settings | None = None, *, clock: Any = N
         podeips=_PodEIPs(world),  # type: ignore[arg-type]
         events=world,  # type: ignore[arg-type]
         claims=world,  # type: ignore[arg-type]
-        cloud=CloudTripwire(),  # type: ignore[arg-type]
+        cloud=ObservedEips(CloudTripwire()),  # type: ignore[arg-type]
         metrics=None,  # type: ignore[arg-type]
         clock=clock or (lambda: NOW),
     )

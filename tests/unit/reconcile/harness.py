@@ -19,6 +19,7 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eni
+from podeip.cloud.observed import ObservedEips
 from podeip.k8s import errors as kube_errors
 from podeip.observability.metrics import Metrics
 from podeip.reconcile.deps import Deps
@@ -151,7 +152,7 @@ class Bed:
             podeips=_PodEIPs(self.world),  # type: ignore[arg-type]
             events=self.world,  # type: ignore[arg-type]
             claims=self.world,  # type: ignore[arg-type]
-            cloud=self.cloud,
+            cloud=ObservedEips(self.cloud, clock=self.clock),  # as the composition root wraps it
             metrics=self.metrics,
             clock=self.now,
             monotonic=self.clock,
