@@ -72,11 +72,14 @@ async def test_the_simulated_cloud_refuses_more_than_the_documented_maxima(
     region, vpc = engine.config.region_id, engine.config.vpc_id
     too_many_ids = [f"eip-{n}" for n in range(51)]
     too_many_ips = [f"198.51.100.{n}" for n in range(101)]
+    ids = wire.describe_eips(region_id=region, page=1, page_size=100, allocation_ids=too_many_ids)
+    page = wire.describe_eips(region_id=region, page=1, page_size=101)
+    ips = wire.describe_enis(region_id=region, vpc_id=vpc, private_ips=too_many_ips)
     requests = [
-        ("DescribeEipAddresses", wire.describe_eips(region_id=region, page=1, page_size=100, allocation_ids=too_many_ids)),
-        ("DescribeEipAddresses", wire.describe_eips(region_id=region, page=1, page_size=101)),
-        ("DescribeNetworkInterfaces", wire.describe_enis(region_id=region, vpc_id=vpc, private_ips=too_many_ips)),
-    ]  # fmt: skip
+        ("DescribeEipAddresses", ids),
+        ("DescribeEipAddresses", page),
+        ("DescribeNetworkInterfaces", ips),
+    ]
     for action, params in requests:
         with pytest.raises(errors.InvalidParameter) as refused:
             await provider._call(action, params)
