@@ -80,13 +80,17 @@ class Coalescer(Generic[K, V]):
         self._window = window
         self._gathering: dict[K, asyncio.Future[V]] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Batches sent and their sizes (tests and benchmarks read it).
         self.batches: list[int] = []
 
     async def get(self, key: K) -> V:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new event loop (tests): start afresh
+            self._loop, self._gathering, self._runner = loop, {}, None
         future = self._gathering.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
+            future = loop.create_future()
             future.add_done_callback(_retrieve)
             self._gathering[key] = future
         if self._runner is None or self._runner.done():

@@ -364,3 +364,16 @@ async def test_many_looks_at_once_are_split_by_the_api_limit_of_50_ids() -> None
         100,
         50,
     ]
+
+
+def test_a_new_event_loop_starts_afresh() -> None:
+    cloud = Cloud(_eip("eip-1"))
+    observed = _observed(cloud, ManualClock())
+
+    async def left_waiting() -> None:  # a look still gathering when its event loop ends
+        asyncio.create_task(observed.get_eip("eip-1"))  # noqa: RUF006
+        await asyncio.sleep(0)
+
+    asyncio.run(left_waiting())
+    assert cloud.described() == []
+    assert asyncio.run(observed.get_eip("eip-1")) is not None
