@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
@@ -81,8 +82,8 @@ class Coalescer(Generic[K, V]):
         self._gathering: dict[K, asyncio.Future[V]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: Batches sent and their sizes (tests and benchmarks read it).
-        self.batches: list[int] = []
+        #: The sizes of the latest batches sent (tests and benchmarks read it).
+        self.batches: deque[int] = deque(maxlen=1000)
 
     async def get(self, key: K) -> V:
         loop = asyncio.get_running_loop()

@@ -297,7 +297,7 @@ async def test_a_look_never_joins_a_batch_already_sent() -> None:
     assert (await second).status is EipStatus.IN_USE  # type: ignore[union-attr]
     assert await third is None
     assert cloud.described() == [("eip-1",), ("eip-1", "eip-2")]
-    assert observed.eip_looks.batches == [1, 2]
+    assert list(observed.eip_looks.batches) == [1, 2]
 
 
 async def test_a_failed_batch_fails_its_looks_and_the_next_look_asks_again() -> None:
@@ -352,7 +352,7 @@ async def test_many_looks_at_once_are_split_by_the_api_limit_of_50_ids() -> None
     observed = ObservedEips(provider, clock=clock)
     answers = await asyncio.gather(*(observed.get_eip(i) for i in ids))
     assert [a.allocation_id for a in answers if a] == ids
-    assert observed.eip_looks.batches == [120]
+    assert list(observed.eip_looks.batches) == [120]
     sizes = [
         len(call.params["AllocationId"].split(",")) for call in engine.call_log(action="DescribeEipAddresses")
     ]
