@@ -188,10 +188,16 @@ def test_finding_2_a_podeips_status_never_unbinds_another_pods_eip(
         kind = body["spec"]["allocationType"]["type"]  # type: ignore[index]
         attacker = "attacker-" + name.removeprefix("victim-")
         apply(kubectl, namespace, hand_made_podeip(attacker, ids[name], kind=kind, annotations=annotations))
-        kubectl(
-            "-n", namespace, "patch", "podeip", attacker, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": status}),
-        )  # fmt: skip
+        try:
+            kubectl(
+                "-n", namespace, "patch", "podeip", attacker, "--subresource=status", "--type=merge",
+                "-p", json.dumps({"status": status}),
+            )  # fmt: skip
+        except AssertionError as error:
+            # A pod-less Static Follow PodEIP may be forgotten before the copied status lands
+            # (its pass needs no Describe when the victim's EIP was just seen): nothing to attack.
+            if kind != "Static" or "NotFound" not in str(error):
+                raise
     deadline = time.monotonic() + WATCH
     while time.monotonic() < deadline:  # the victims are never unbound, not even for a moment
         for name in victims:
