@@ -24,6 +24,7 @@ import kopf
 from podeip import __version__, constants
 from podeip.cloud.alibaba.openapi.operations import EipOperations
 from podeip.cloud.errors import CloudError
+from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
 from podeip.controllers.memo import Operator
@@ -210,7 +211,8 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
     client = KubeClient(
         connection, qps=settings.kube_client_qps, burst=settings.kube_client_burst, metrics=metrics
     )
-    cloud = provider or build_provider(settings, metrics)
+    # Every cloud call of the operator goes through the observation cache (podeip.cloud.observed).
+    cloud = ObservedEips(provider or build_provider(settings, metrics))
     events = EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator"))
     view = ClusterView(asks_for_eip=asks_for_eip)
     try:
@@ -361,14 +363,12 @@ async def begin_work(
 
 async def warm_up(deps: Deps, reconciler: Reconciler) -> None:
     """One listing of our tagged EIPs before the first passes: after a restart, every PodEIP is
-    reconciled at once, and this spares a Describe for each of them (a page holds 100 EIPs)."""
-    listed_at = deps.clock()
+    reconciled at once, and this spares a Describe for each of them (a page holds 100 EIPs):
+    the listing passes through ``Deps.cloud`` (an ``ObservedEips``), which remembers it."""
     try:
-        eips = await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})
+        await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})
     except CloudError as error:
         logger.warning("could not list our EIPs at start (%s); each PodEIP will look at its own", error)
-        return
-    reconciler.looks.remember_listing(eips, listed_at=listed_at)
 
 
 async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leadership | None) -> None:

@@ -5,6 +5,12 @@ Alibaba provider on the official SDKs and the simulated provider on the in-proce
 one contract suite (``tests/contract``) runs against both. Every mutating call takes the
 caller's ClientToken where Alibaba accepts one, and calls that find their work already done
 (releasing a missing EIP, removing a non-member from a bandwidth package) succeed.
+
+Reads come in batch forms, since Describe calls are rate-limited per account: ``describe_eips``
+takes many allocation IDs (the provider sends them in as few calls as the API allows: 50 IDs
+per DescribeEipAddresses), and ``find_enis`` many pod IPs (100 per DescribeNetworkInterfaces).
+The operator reaches the provider through ``podeip.cloud.observed.ObservedEips``, which
+remembers observations and coalesces single looks into these batch forms.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from podeip.cloud.errors import InvalidState
 from podeip.cloud.models import AllocateRequest, Allocation, Eip, EipStatus, Eni
 
 
@@ -33,7 +40,10 @@ class EipProvider(Protocol):
         instance_type: str | None = None,
         status: EipStatus | None = None,
     ) -> list[Eip]:
-        """DescribeEipAddresses with every given filter (AND), all pages, IDs in batches of 50."""
+        """DescribeEipAddresses with every given filter (AND), all pages, IDs in batches of 50.
+
+        The batch form of ``get_eip``: an ID that is not in the answer does not exist (any more).
+        """
         ...
 
     async def get_eip(self, allocation_id: str) -> Eip | None:
@@ -76,6 +86,12 @@ class EipProvider(Protocol):
         """The ENI of the configured VPC that holds ``private_ip`` (secondary or primary IP)."""
         ...
 
+    async def find_enis(self, private_ips: Sequence[str]) -> dict[str, tuple[Eni, ...]]:
+        """The batch form of ``find_eni``: for every IP given (each a key), the ENIs of the
+        configured VPC that hold it; normally exactly one, none for an IP outside the VPC.
+        ``single_eni`` turns one entry into ``find_eni``'s answer."""
+        ...
+
     async def wait_for_status(self, allocation_id: str, *, wanted: EipStatus, timeout: float) -> Eip:  # noqa: ASYNC109
         """Poll until the EIP shows ``wanted``.
 
@@ -83,3 +99,15 @@ class EipProvider(Protocol):
         clock (an injected clock, which is why this is a parameter and not ``asyncio.timeout``).
         """
         ...
+
+
+def single_eni(private_ip: str, enis: Sequence[Eni]) -> Eni | None:
+    """``find_eni``'s answer from the ENIs found for one IP: a private IP is unique in a VPC,
+    so more than one ENI is an inconsistency we refuse to guess through."""
+    if len(enis) > 1:
+        raise InvalidState(
+            f"{len(enis)} ENIs hold {private_ip}",
+            code="PodeipAmbiguousEni",
+            operation="DescribeNetworkInterfaces",
+        )
+    return enis[0] if enis else None

@@ -173,7 +173,6 @@ class Pass:
         if ownership.Act.TAG not in verdict.may or steps.owner_tags_state(self.d, podeip, eip) != "untagged":
             return
         await self.d.cloud.tag_eips([eip.allocation_id], tags=steps.owner_tags(self.d, podeip))
-        self.looks.forget(eip.allocation_id)
         message = f"EIP {eip.allocation_id} tagged as managed by this PodEIP ({verdict.reason})"
         await self.d.events.normal(podeip_ref(podeip), reason=c.EV_ADOPTED, message=message)
 

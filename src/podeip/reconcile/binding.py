@@ -92,10 +92,8 @@ async def holder_exists(d: Deps, holder: str) -> bool:
 async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
     podeip = _podeip(o)
     uid = podeip.metadata.uid or ""
-    podeip, allocated = await steps.allocate(p.d, podeip, _pod(o), lookup=step.lookup)
-    p.memory.fresh.discard(uid)
-    if allocated is not None:  # a new EIP is Available: no need to Describe it
-        p.looks.remember(allocated, allocation_id=allocated.allocation_id)
+    podeip, _ = await steps.allocate(p.d, podeip, _pod(o), lookup=step.lookup)
+    p.memory.fresh.discard(uid)  # (the provider's decorator remembers the new EIP as Available)
     return replace(o, podeip=podeip, seen=None, fresh_podeip=False)
 
 
@@ -108,10 +106,7 @@ async def tag(p: Pass, o: Observed, step: Step) -> Observed:
 async def join(p: Pass, o: Observed, step: Step) -> Observed:
     assert step.eip is not None
     podeip = _podeip(o)
-    allocation_id = podeip.spec.allocation_id
-    p.looks.forget(allocation_id)
     await steps.join_bandwidth_package(p.d, podeip, step.eip, round=step.round)
-    p.looks.forget(allocation_id)
     p.memory.rounds[(key_of(podeip), "join")] = step.round
     return replace(o, joined=True)
 
@@ -121,9 +116,7 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     podeip, pod = _podeip(o), _pod(o)
     allocation_id = podeip.spec.allocation_id
     await still_the_same_pod(p, pod)
-    p.looks.forget(allocation_id)
     p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
-    p.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
     p.memory.rounds[(key_of(podeip), "associate")] = step.round
     await p.show(
         p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
@@ -147,10 +140,8 @@ async def unbind(p: Pass, o: Observed, step: Step) -> None:
     assert step.eip is not None and step.verdict is not None
     podeip = _podeip(o)
     allocation_id = step.eip.allocation_id
-    p.looks.forget(allocation_id)
     if not await steps.unassociate_if_ours(p.d, podeip, step.eip, step.verdict):
         raise Requeue(after=SLOW_RETRY, reason="nothing of ours to unbind")
-    p.looks.forget(allocation_id)  # again: a listing taken during the call saw the old state
     if step.state is State.UNBINDING and podeip.metadata.deletion_timestamp is None:
         message = f"pod gone: EIP {allocation_id} unassociated from its IP"
         await p.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
@@ -216,8 +207,6 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
             await p.d.events.warning(podeip_ref(podeip), reason=step.reason, message=step.message)
     elif step.reason:
         await p.show(podeip, o.pod, reason=step.reason, message=step.message, warn=step.warn)
-    if step.state is State.MISSING:
-        p.looks.forget(podeip.spec.allocation_id)
     if step.poll:
         raise p.looks.poll(key_of(podeip), step.poll)
     if step.after is not None:

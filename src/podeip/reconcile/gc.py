@@ -207,7 +207,6 @@ def needs_pass(
 
 async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
-    listed_at = d.clock()
     try:
         eips: list[Eip] | None = await d.cloud.describe_eips(
             tags={c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_MANAGED_BY: c.MANAGED_BY}
@@ -225,8 +224,6 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
         podeips = listed_podeips
     sweep.podeips = len(podeips)
     record_ages(d, podeips)
-    if eips is not None and looks is not None:
-        looks.remember_listing(eips, listed_at=listed_at)
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     for podeip in podeips:
         key = (podeip.metadata.namespace or "", podeip.metadata.name or "")
@@ -321,11 +318,7 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
                 ),
             )  # fmt: skip
         d.released_at.append(d.clock())  # counted before the call: a failed release still counts
-        if looks is not None:  # the listing above was remembered: it is no longer true
-            looks.forget(eip.allocation_id)
         await d.cloud.release_eip(eip.allocation_id)
-        if looks is not None:
-            looks.drop(eip.allocation_id)
         sweep.released.append(eip.allocation_id)
         d.metrics.gc_released.labels(strategy="orphan").inc()
         logger.warning(

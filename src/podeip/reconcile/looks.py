@@ -3,10 +3,13 @@
 Describe calls are rate-limited (600/min per account) and shared by every pod, so a pass does
 not describe what it saw a moment ago, and a wait for an async state costs about one look:
 
-- **observations**: the last steady state seen of each EIP, with the time it was seen. Passes
-  that only write Kubernetes objects reuse one up to ``STEADY`` seconds old; a pass that may
-  unbind or release needs one at most ``FRESH`` seconds old (R6). Every mutation forgets the
-  EIP (``forget``), and a listing taken before that moment never brings the old state back;
+- **observations** are kept by the provider's decorator (``podeip.cloud.observed.ObservedEips``,
+  the composition root wraps ``Deps.cloud`` in it): the last steady state seen of each EIP, with
+  the time it was seen. Passes that only write Kubernetes objects reuse one up to ``STEADY``
+  seconds old; a pass that may unbind or release needs one at most ``FRESH`` seconds old (R6).
+  Every mutation through the decorator forgets the EIP, before and after the call, and a listing
+  taken before that moment never brings the old state back; single looks are coalesced into
+  batched Describes. ``eip`` below only names the two ages;
 - **waits**: after a mutating call the next look comes when the transition should be over, as
   learnt from earlier waits; the work queue holds the key until then (``Hold.IN_FLIGHT``: events
   in between coalesce into that look, and the key is served before new work);
@@ -17,12 +20,13 @@ not describe what it saw a moment ago, and a wait for an async state costs about
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
 from podeip import constants as c
 from podeip.cloud.clock import Clock
 from podeip.cloud.models import Eip, EipStatus
+from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
 from podeip.reconcile.queue import Hold, Key, Requeue
 
@@ -44,12 +48,13 @@ class Looks:
     def __init__(
         self, cloud: EipProvider, *, clock: Callable[[], datetime], monotonic: Clock = time.monotonic
     ) -> None:
+        if not isinstance(cloud, ObservedEips):
+            # A private cache would not see the mutations made through Deps.cloud.
+            raise TypeError("Deps.cloud must be an ObservedEips: wrap the provider where Deps is built")
         self._cloud = cloud
         self._clock = clock
         #: Waits and backoffs run on this (``Deps.monotonic``; a manual clock in tests).
         self._monotonic = monotonic
-        self._seen: dict[str, tuple[Eip, datetime]] = {}
-        self._forgotten: dict[str, datetime] = {}
         #: key → (monotonic start, looks so far)
         self._waits: dict[Key, tuple[float, int]] = {}
         #: How long async transitions take here, learnt from the waits (seconds).
@@ -57,43 +62,8 @@ class Looks:
 
     # ---- observations -------------------------------------------------------------------------
     async def eip(self, allocation_id: str, *, max_age: float = FRESH) -> Eip | None:
-        seen = self._seen.get(allocation_id)
-        if (
-            seen
-            and seen[0].status not in BUSY_STATES
-            and (self._clock() - seen[1]).total_seconds() <= max_age
-        ):
-            return seen[0]
-        return self.remember(await self._cloud.get_eip(allocation_id), allocation_id=allocation_id)
-
-    def remember(self, eip: Eip | None, *, allocation_id: str, at: datetime | None = None) -> Eip | None:
-        """Record what was seen at ``at`` (default now), unless we changed the EIP since."""
-        at = at or self._clock()
-        forgotten = self._forgotten.get(allocation_id)
-        seen = self._seen.get(allocation_id)
-        if (forgotten is not None and forgotten >= at) or (seen is not None and seen[1] > at):
-            return eip  # we changed it since, or saw it later than this
-        if eip is None:
-            self._seen.pop(allocation_id, None)
-        else:
-            self._seen[allocation_id] = (eip, at)
-        return eip
-
-    def remember_listing(self, eips: Iterable[Eip], *, listed_at: datetime) -> None:
-        """A listing that started at ``listed_at`` (the garbage collector's)."""
-        for eip in eips:
-            self.remember(eip, allocation_id=eip.allocation_id, at=listed_at)
-
-    def forget(self, allocation_id: str) -> None:
-        """We change this EIP: nothing seen before now is true any more. Called before the call
-        and again after it, since a listing taken while the call ran may show the old state."""
-        self._seen.pop(allocation_id, None)
-        self._forgotten[allocation_id] = self._clock()
-
-    def drop(self, allocation_id: str) -> None:
-        """The EIP is gone for good (released): free its memory."""
-        self._seen.pop(allocation_id, None)
-        self._forgotten.pop(allocation_id, None)
+        """The EIP as seen at most ``max_age`` seconds ago (never a busy state from memory)."""
+        return await self._cloud.get_eip(allocation_id, max_age=max_age)
 
     # ---- waits and backoffs ------------------------------------------------------------------------
     # Both are holds of the work queue (queue.py): the key does not run before its time, and

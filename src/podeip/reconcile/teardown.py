@@ -57,9 +57,7 @@ async def skip(p: Pass, o: Observed, step: Step) -> Observed:
 
 async def release(p: Pass, o: Observed, step: Step) -> Observed:
     assert step.eip is not None
-    p.looks.forget(step.eip.allocation_id)
-    if await steps.release_if_ours(p.d, _podeip(o), step.eip):
-        p.looks.drop(step.eip.allocation_id)
+    await steps.release_if_ours(p.d, _podeip(o), step.eip)
     return _done(o, step)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from podeip.cloud.observed import ObservedEips
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.view import ClusterView, ViewedPodEIPs, ViewedPods
 from podeip.reconcile.deps import Deps, asks_for_eip
@@ -259,7 +260,7 @@ def reconciler(world: World, settings: Settings | None = None, *, clock: Any = N
         podeips=podeips,
         events=world,  # type: ignore[arg-type]
         claims=world,  # type: ignore[arg-type]
-        cloud=CloudTripwire(),  # type: ignore[arg-type]
+        cloud=ObservedEips(CloudTripwire()),  # type: ignore[arg-type]
         metrics=None,  # type: ignore[arg-type]
         clock=clock or (lambda: NOW),
         view=view,

@@ -21,6 +21,7 @@ from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eni
+from podeip.cloud.observed import ObservedEips
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.view import ClusterView
 from podeip.observability.metrics import Metrics
@@ -160,7 +161,7 @@ class Bed:
             podeips=podeips,
             events=self.world,  # type: ignore[arg-type]
             claims=self.world,  # type: ignore[arg-type]
-            cloud=self.cloud,
+            cloud=ObservedEips(self.cloud, clock=self.clock),  # as the composition root wraps it
             metrics=self.metrics,
             clock=self.now,
             monotonic=self.clock,

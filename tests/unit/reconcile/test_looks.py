@@ -1,7 +1,7 @@
 """We test these aspects of when the reconciler looks at the cloud:
 
-- a steady observation stands in for a Describe up to its age limit, a busy one never;
-- after ``forget`` (a mutation), a listing taken earlier never brings the old state back;
+- a look asks the provider's observation cache (``ObservedEips``, tested in
+  tests/unit/cloud/test_observed.py) with the age it allows, and refuses a bare provider;
 - the first look after a mutation waits for the learnt transition time, as a hold of the key in
   flight (the queue keeps events from running it earlier: test_queue.py); the estimate follows
   how long transitions really take;
@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from podeip.cloud.models import Eip, EipStatus
+from podeip.cloud.observed import ObservedEips
 from podeip.reconcile.looks import Looks
 from podeip.reconcile.queue import Hold
 
@@ -29,50 +30,30 @@ class Clock:
 
 
 class Cloud:
-    """Only what Looks uses: get_eip, counted."""
+    """Only what the observation cache uses here: describe_eips by ID, counted."""
 
     def __init__(self, states: Sequence[EipStatus]) -> None:
         self.states = list(states)
         self.calls = 0
 
-    async def get_eip(self, allocation_id: str) -> Eip:
+    async def describe_eips(self, *, allocation_ids: Sequence[str]) -> list[Eip]:
         self.calls += 1
-        return Eip(allocation_id=allocation_id, ip_address="203.0.113.9", status=self.states.pop(0))
+        status = self.states.pop(0)
+        return [Eip(allocation_id=i, ip_address="203.0.113.9", status=status) for i in allocation_ids]
 
 
-async def test_a_steady_observation_replaces_a_describe_until_it_is_too_old() -> None:
-    clock, cloud = Clock(), Cloud([EipStatus.IN_USE, EipStatus.IN_USE])
-    looks = Looks(cloud, clock=clock)  # type: ignore[arg-type]
+async def test_a_look_asks_the_observation_cache_with_its_age() -> None:
+    cloud = Cloud([EipStatus.IN_USE, EipStatus.IN_USE])
+    looks = Looks(ObservedEips(cloud), clock=Clock())  # type: ignore[arg-type]
     await looks.eip("eip-1")
-    clock.now += timedelta(seconds=20)
-    assert (await looks.eip("eip-1", max_age=30)).status is EipStatus.IN_USE  # type: ignore[union-attr]
+    await looks.eip("eip-1", max_age=30)
     assert cloud.calls == 1
-    await looks.eip("eip-1", max_age=2)  # a decision to unbind needs a fresh look
-    assert cloud.calls == 2
-
-
-async def test_busy_states_are_always_looked_at_again() -> None:
-    clock, cloud = Clock(), Cloud([EipStatus.ASSOCIATING, EipStatus.IN_USE])
-    looks = Looks(cloud, clock=clock)  # type: ignore[arg-type]
-    await looks.eip("eip-1")
-    assert (await looks.eip("eip-1", max_age=30)).status is EipStatus.IN_USE  # type: ignore[union-attr]
-    assert cloud.calls == 2
-
-
-async def test_a_listing_older_than_our_last_change_is_ignored() -> None:
-    clock, cloud = Clock(), Cloud([EipStatus.IN_USE])
-    looks = Looks(cloud, clock=clock)  # type: ignore[arg-type]
-    listed_at = clock.now
-    clock.now += timedelta(seconds=1)
-    looks.forget("eip-1")  # we associated it after the listing started
-    stale = Eip(allocation_id="eip-1", ip_address="203.0.113.9", status=EipStatus.AVAILABLE)
-    looks.remember_listing([stale], listed_at=listed_at)
-    assert (await looks.eip("eip-1", max_age=30)).status is EipStatus.IN_USE  # type: ignore[union-attr]
-    assert cloud.calls == 1
+    with pytest.raises(TypeError):
+        Looks(cloud, clock=Clock())  # type: ignore[arg-type]
 
 
 def test_the_first_look_waits_the_estimate_and_holds_the_key_in_flight() -> None:
-    looks = Looks(Cloud([]), clock=Clock())  # type: ignore[arg-type]
+    looks = Looks(ObservedEips(Cloud([])), clock=Clock())  # type: ignore[arg-type]
     looks.transition_estimate = 2.0
     first = looks.poll(("ns", "p"), "associating")
     assert (first.after, first.hold) == (pytest.approx(2.0), Hold.IN_FLIGHT)
@@ -82,7 +63,7 @@ def test_the_first_look_waits_the_estimate_and_holds_the_key_in_flight() -> None
 
 
 def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_not() -> None:
-    looks = Looks(Cloud([]), clock=Clock())  # type: ignore[arg-type]
+    looks = Looks(ObservedEips(Cloud([])), clock=Clock())  # type: ignore[arg-type]
     looks.transition_estimate = 2.0
     looks.poll(("ns", "a"), "x")
     looks.settled(("ns", "a"))
@@ -95,6 +76,6 @@ def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_
 
 
 def test_a_backoff_is_a_hold_of_its_delay() -> None:
-    looks = Looks(Cloud([]), clock=Clock())  # type: ignore[arg-type]
+    looks = Looks(ObservedEips(Cloud([])), clock=Clock())  # type: ignore[arg-type]
     requeue = looks.back_off(("ns", "p"), 60.0, "QuotaExceeded")
     assert (requeue.after, requeue.hold, requeue.reason) == (60.0, Hold.WAIT, "QuotaExceeded")

@@ -20,14 +20,22 @@ from podeip.cloud import errors, retry
 from podeip.cloud.alibaba.openapi import codes, wire
 from podeip.cloud.clock import Clock, Sleep
 from podeip.cloud.models import AllocateRequest, Allocation, Eip, EipStatus, Eni
+from podeip.cloud.provider import single_eni
 from podeip.cloud.ratelimit import RateLimiter
 from podeip.settings import RateLimit
 
 logger = logging.getLogger(__name__)
 
-#: API maxima (docs/alibaba-api.md §2, §3.3).
+#: API maxima, as Alibaba documents them:
+#: - DescribeEipAddresses ``AllocationId`` (and ``EipAddress``): "up to 50 EIP IDs, separated
+#:   by commas" (VPC API reference, DescribeEipAddresses; ../shared/reference/alibaba-openapi.md
+#:   §3.3); ``PageSize`` at most 100 (same page). TagResources ``ResourceId.N``: at most 50.
+#: - DescribeNetworkInterfaces ``PrivateIpAddress.N``: "Valid values of N: 1 to 100" (ECS API
+#:   reference, and the docstring of the SDK's ``DescribeNetworkInterfacesRequest``, §3.10);
+#:   ``MaxResults`` 10 to 500.
 IDS_PER_DESCRIBE: Final = 50
 PAGE_SIZE: Final = 100
+IPS_PER_ENI_DESCRIBE: Final = 100
 
 
 class CallObserver(Protocol):
@@ -266,23 +274,36 @@ class EipOperations(abc.ABC):
                 raise
 
     async def find_eni(self, private_ip: str) -> Eni | None:
-        # Secondary IPs first (pods on shared ENIs); then the primary IP (exclusive ENIs).
-        for query in ({"private_ip": private_ip}, {"primary_ip": private_ip}):
-            params = wire.describe_enis(region_id=self.region_id, vpc_id=self.vpc_id, **query)
-            enis = [
-                eni
-                for eni in wire.enis_from_answer(await self._invoke("DescribeNetworkInterfaces", params))
-                if eni.holds(private_ip)
-            ]
-            if len(enis) > 1:
-                raise errors.InvalidState(
-                    f"{len(enis)} ENIs hold {private_ip}",
-                    code="PodeipAmbiguousEni",
-                    operation="DescribeNetworkInterfaces",
-                )
-            if enis:
-                return enis[0]
-        return None
+        return single_eni(private_ip, (await self.find_enis([private_ip]))[private_ip])
+
+    async def find_enis(self, private_ips: Sequence[str]) -> dict[str, tuple[Eni, ...]]:
+        # Secondary IPs first, up to 100 per call (pods on shared ENIs); then, one call each,
+        # the primary IP of those not found (exclusive ENIs: the filter takes one value).
+        wanted = list(dict.fromkeys(ip for ip in private_ips if ip))
+        found: dict[str, tuple[Eni, ...]] = {ip: () for ip in wanted}
+        for batch in wire.chunks(wanted, IPS_PER_ENI_DESCRIBE):
+            enis = await self._enis(
+                wire.describe_enis(region_id=self.region_id, vpc_id=self.vpc_id, private_ips=batch)
+            )
+            for ip in batch:
+                found[ip] = tuple(eni for eni in enis if eni.holds(ip))
+        for ip in [ip for ip in wanted if not found[ip]]:
+            enis = await self._enis(
+                wire.describe_enis(region_id=self.region_id, vpc_id=self.vpc_id, primary_ip=ip)
+            )
+            found[ip] = tuple(eni for eni in enis if eni.holds(ip))
+        return found
+
+    async def _enis(self, params: wire.Params) -> list[Eni]:
+        """Every page of one DescribeNetworkInterfaces query."""
+        enis: list[Eni] = []
+        while True:
+            answer = await self._invoke("DescribeNetworkInterfaces", params)
+            enis.extend(wire.enis_from_answer(answer))
+            token = answer.get("NextToken") or ""
+            if not token:
+                return enis
+            params = {**params, "NextToken": token}
 
     async def wait_for_status(self, allocation_id: str, *, wanted: EipStatus, timeout: float) -> Eip:  # noqa: ASYNC109
         eip = await retry.polling(

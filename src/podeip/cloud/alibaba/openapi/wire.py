@@ -117,13 +117,13 @@ def bandwidth_package_ip(
 
 
 def describe_enis(
-    *, region_id: str, vpc_id: str, private_ip: str | None = None, primary_ip: str | None = None
+    *, region_id: str, vpc_id: str, private_ips: Sequence[str] = (), primary_ip: str | None = None
 ) -> Params:
     return _drop_none(
         {
             "RegionId": region_id,
             "VpcId": vpc_id or None,
-            "PrivateIpAddress": [private_ip] if private_ip else None,
+            "PrivateIpAddress": list(private_ips) or None,
             "PrimaryIpAddress": primary_ip,
             "MaxResults": 100,
         }

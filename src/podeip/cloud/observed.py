@@ -1,0 +1,314 @@
+"""``ObservedEips``: any ``EipProvider``, remembering what it saw of each EIP, and batching looks.
+
+Describe calls are rate-limited per account (600/min, shared with every other tool in it) and
+every pod's pass looks at its EIP, so the operator reaches the cloud through this decorator:
+
+- **observations**: the last state seen of each EIP, with the moment it was seen (on the
+  injected monotonic clock). ``get_eip(id, max_age=s)`` answers from it when it is at most
+  ``s`` seconds old and steady; an async state (Associating, Unassociating, Releasing) and an
+  EIP found missing are never served from memory: they are looked at again.
+- **what counts as seen**: every answer that passes through. A look by ID, a listing (by tags,
+  the garbage collector's, the warm-up at start), an EIP just allocated (Available, built from
+  the request: Allocate is synchronous for pay-as-you-go EIPs). An answer counts as an
+  observation at the moment its request was sent, taken *before* the call (so the time spent
+  waiting for a rate-limit slot, or for the next page, only makes it look older than it is:
+  "fresh" errs on the safe side). A listing that started before a newer observation, or before
+  we last changed that EIP, does not overwrite it.
+- **invalidation**: every mutating call through the decorator (associate, unassociate,
+  release, tag, join or leave a bandwidth package) forgets the EIP before the call and again
+  after it (success or not): a listing taken while the call ran may show the old state, and
+  since it started before the second mark it can never bring that state back.
+- **coalescing**: single looks that arrive together become one batched call. A cache miss
+  joins the batch being gathered; the batch is sent on the next turn of the event loop (or
+  after ``window`` seconds) and, while it is in flight, new looks gather for the next one. So a
+  look is always answered by a request sent after it was asked: each answer is a fresh
+  observation, as the safety rules require (R6's "fresh look before unbinding"). EIPs go out as
+  ``describe_eips(allocation_ids=...)`` (the provider splits them by the API's 50 IDs per
+  call), pod IPs as ``find_enis(...)`` (100 per call).
+
+The decorator is vendor-neutral: it knows the port and the models, nothing of Alibaba.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from podeip.cloud.clock import Clock
+from podeip.cloud.models import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_INSTANCE_CHARGE_TYPE,
+    DEFAULT_INTERNET_CHARGE_TYPE,
+    DEFAULT_ISP,
+    AllocateRequest,
+    Allocation,
+    Eip,
+    EipStatus,
+    Eni,
+)
+from podeip.cloud.provider import EipProvider, single_eni
+
+#: States that change by themselves: never served from memory.
+ASYNC_STATES: Final = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+#: Seconds after which what we remember is dropped (observations, and the marks of our own
+#: changes); a listing that started longer ago than this is not taken as an observation at all,
+#: since the marks it would have to be ordered against may be gone.
+HORIZON: Final = 600.0
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a failure as seen even if every caller of it was cancelled meanwhile."""
+    if not future.cancelled():
+        future.exception()
+
+
+class Coalescer(Generic[K, V]):
+    """Lookups of single keys answered together by one call of ``fetch(keys)``.
+
+    ``fetch`` must answer every key it is given. One batch is in flight at a time; a lookup
+    never joins a batch already sent.
+    """
+
+    def __init__(self, fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]], *, window: float = 0.0) -> None:
+        self._fetch = fetch
+        self._window = window
+        self._gathering: dict[K, asyncio.Future[V]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The sizes of the latest batches sent (tests and benchmarks read it).
+        self.batches: deque[int] = deque(maxlen=1000)
+
+    async def get(self, key: K) -> V:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new event loop (tests): start afresh
+            self._loop, self._gathering, self._runner = loop, {}, None
+        future = self._gathering.get(key)
+        if future is None:
+            future = loop.create_future()
+            future.add_done_callback(_retrieve)
+            self._gathering[key] = future
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        # Shielded: a caller that gives up does not cancel the answer others wait for.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._gathering:
+            await asyncio.sleep(self._window)  # the lookups of this moment join the batch
+            batch, self._gathering = self._gathering, {}
+            self.batches.append(len(batch))
+            try:
+                answers = await self._fetch(list(batch))
+                results = [(future, answers[key]) for key, future in batch.items()]
+            except asyncio.CancelledError:
+                for future in batch.values():
+                    future.cancel()
+                raise
+            except Exception as error:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for future, answer in results:
+                if not future.done():
+                    future.set_result(answer)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    #: None: looked up by ID and not found.
+    eip: Eip | None
+    at: float
+
+
+class ObservedEips:
+    """An ``EipProvider`` wrapping ``inner``; ``get_eip`` also takes ``max_age`` (seconds)."""
+
+    def __init__(self, inner: EipProvider, *, clock: Clock = time.monotonic, window: float = 0.0) -> None:
+        self.inner = inner
+        self._clock = clock
+        self._seen: dict[str, _Seen] = {}
+        #: allocation ID → the last moment we began or finished changing it.
+        self._changed: dict[str, float] = {}
+        self._pruned = clock()
+        self.eip_looks: Coalescer[str, Eip | None] = Coalescer(self._describe_ids, window=window)
+        self.eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
+            lambda ips: self.inner.find_enis(ips), window=window
+        )
+
+    # ---- what we remember ---------------------------------------------------------------------
+    def _record(self, allocation_id: str, eip: Eip | None, at: float) -> None:
+        """Seen at ``at``, unless we changed the EIP since or saw it later than that."""
+        now = self._clock()
+        if at < now - HORIZON:
+            return
+        changed = self._changed.get(allocation_id)
+        seen = self._seen.get(allocation_id)
+        if (changed is not None and changed >= at) or (seen is not None and seen.at > at):
+            return
+        self._seen[allocation_id] = _Seen(eip, at)
+        self._prune(now)
+
+    def _forget(self, allocation_ids: Iterable[str]) -> None:
+        now = self._clock()
+        for allocation_id in allocation_ids:
+            self._seen.pop(allocation_id, None)
+            self._changed[allocation_id] = now
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        if now - self._pruned < HORIZON / 4:
+            return
+        self._pruned = now
+        self._seen = {key: seen for key, seen in self._seen.items() if seen.at >= now - HORIZON}
+        self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
+
+    def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:
+        """The observation kept of this EIP and its moment (None: nothing kept)."""
+        seen = self._seen.get(allocation_id)
+        return None if seen is None else (seen.eip, seen.at)
+
+    async def _changing(self, allocation_ids: Sequence[str], call: Awaitable[V]) -> V:
+        self._forget(allocation_ids)
+        try:
+            return await call
+        finally:
+            self._forget(allocation_ids)
+
+    # ---- reads ------------------------------------------------------------------------------
+    async def get_eip(self, allocation_id: str, *, max_age: float = 0.0) -> Eip | None:
+        """The EIP as seen at most ``max_age`` seconds ago (0: by a request sent from now on)."""
+        seen = self._seen.get(allocation_id)
+        if (
+            seen is not None
+            and seen.eip is not None
+            and seen.eip.status not in ASYNC_STATES
+            and self._clock() - seen.at <= max_age
+        ):
+            return seen.eip
+        return await self.eip_looks.get(allocation_id)
+
+    async def _describe_ids(self, allocation_ids: list[str]) -> dict[str, Eip | None]:
+        at = self._clock()  # the moment the batched request is sent (or a little before)
+        found = {
+            eip.allocation_id: eip for eip in await self.inner.describe_eips(allocation_ids=allocation_ids)
+        }
+        answers = {allocation_id: found.get(allocation_id) for allocation_id in allocation_ids}
+        for allocation_id, eip in answers.items():
+            self._record(allocation_id, eip, at)
+        return answers
+
+    async def describe_eips(
+        self,
+        *,
+        allocation_ids: Sequence[str] = (),
+        ip_addresses: Sequence[str] = (),
+        tags: Mapping[str, str] | None = None,
+        instance_id: str | None = None,
+        instance_type: str | None = None,
+        status: EipStatus | None = None,
+    ) -> list[Eip]:
+        at = self._clock()  # a listing is an observation at the moment it started
+        eips = await self.inner.describe_eips(
+            allocation_ids=allocation_ids,
+            ip_addresses=ip_addresses,
+            tags=tags,
+            instance_id=instance_id,
+            instance_type=instance_type,
+            status=status,
+        )
+        for eip in eips:
+            self._record(eip.allocation_id, eip, at)
+        if allocation_ids and not (ip_addresses or tags or instance_id or instance_type or status):
+            listed = {eip.allocation_id for eip in eips}  # only then does "not listed" mean "gone"
+            for allocation_id in allocation_ids:
+                if allocation_id not in listed:
+                    self._record(allocation_id, None, at)
+        return eips
+
+    async def find_eni(self, private_ip: str) -> Eni | None:
+        return single_eni(private_ip, await self.eni_looks.get(private_ip))
+
+    async def find_enis(self, private_ips: Sequence[str]) -> dict[str, tuple[Eni, ...]]:
+        return await self.inner.find_enis(private_ips)
+
+    async def wait_for_status(self, allocation_id: str, *, wanted: EipStatus, timeout: float) -> Eip:  # noqa: ASYNC109
+        return await self.inner.wait_for_status(allocation_id, wanted=wanted, timeout=timeout)
+
+    # ---- mutations ----------------------------------------------------------------------------
+    async def allocate_eip(
+        self, request: AllocateRequest, *, owner_tags: Mapping[str, str], client_token: str
+    ) -> Allocation:
+        allocation = await self.inner.allocate_eip(request, owner_tags=owner_tags, client_token=client_token)
+        self._record(allocation.allocation_id, allocated(request, allocation, owner_tags), self._clock())
+        return allocation
+
+    async def associate_eip(
+        self, allocation_id: str, *, eni_id: str, private_ip: str, client_token: str
+    ) -> None:
+        call = self.inner.associate_eip(
+            allocation_id, eni_id=eni_id, private_ip=private_ip, client_token=client_token
+        )
+        await self._changing([allocation_id], call)
+
+    async def unassociate_eip(
+        self, allocation_id: str, *, eni_id: str, private_ip: str, client_token: str
+    ) -> None:
+        call = self.inner.unassociate_eip(
+            allocation_id, eni_id=eni_id, private_ip=private_ip, client_token=client_token
+        )
+        await self._changing([allocation_id], call)
+
+    async def release_eip(self, allocation_id: str) -> None:
+        await self._changing([allocation_id], self.inner.release_eip(allocation_id))
+
+    async def tag_eips(self, allocation_ids: Sequence[str], *, tags: Mapping[str, str]) -> None:
+        await self._changing(list(allocation_ids), self.inner.tag_eips(allocation_ids, tags=tags))
+
+    async def add_to_bandwidth_package(
+        self, allocation_id: str, *, bandwidth_package_id: str, client_token: str
+    ) -> None:
+        call = self.inner.add_to_bandwidth_package(
+            allocation_id, bandwidth_package_id=bandwidth_package_id, client_token=client_token
+        )
+        await self._changing([allocation_id], call)
+
+    async def remove_from_bandwidth_package(
+        self, allocation_id: str, *, bandwidth_package_id: str, client_token: str
+    ) -> None:
+        call = self.inner.remove_from_bandwidth_package(
+            allocation_id, bandwidth_package_id=bandwidth_package_id, client_token=client_token
+        )
+        await self._changing([allocation_id], call)
+
+    async def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            await close()
+
+
+def allocated(request: AllocateRequest, allocation: Allocation, owner_tags: Mapping[str, str]) -> Eip:
+    """A new pay-as-you-go EIP as Describe would show it: Available, with what was asked for
+    (Alibaba's defaults where the request left the choice) and every tag it was born with."""
+    return Eip(
+        allocation_id=allocation.allocation_id,
+        ip_address=allocation.ip_address,
+        status=EipStatus.AVAILABLE,
+        bandwidth=request.bandwidth or DEFAULT_BANDWIDTH,
+        internet_charge_type=request.internet_charge_type or DEFAULT_INTERNET_CHARGE_TYPE,
+        instance_charge_type=request.instance_charge_type or DEFAULT_INSTANCE_CHARGE_TYPE,
+        isp=request.isp or DEFAULT_ISP,
+        resource_group_id=allocation.resource_group_id or request.resource_group_id or "",
+        public_ip_address_pool_id=request.public_ip_address_pool_id or "",
+        name=request.name or "",
+        description=request.description or "",
+        security_protection_types=request.security_protection_types,
+        tags={**request.tags, **owner_tags},
+    )
