@@ -35,6 +35,16 @@ starts with a full view.
 
 Deletions: a DELETED event removes the entry and remembers the UID, so that a late answer or
 event of the deleted object does not bring it back. A write answered NotFound drops the entry.
+
+**Re-listings.** kopf lists a resource again whenever its watch restarts from scratch (a
+``410 Gone``: the events since its resourceVersion are lost, deletions included; its own
+comment calls that normal after a few quiet minutes). It delivers what exists as type-None
+events and never a DELETED for what went in the gap. So the first type-None event after
+``ready`` makes every entry of that resource unconfirmed again, as at start-up; the re-listing
+confirms those that exist, and after ``CONFIRM_PATIENCE`` the rest are read once (NotFound
+drops them and enqueues their key). Until then a pass reads an unconfirmed pod itself
+(``observe``). Without this, a pod deleted in the gap would stay in the view as running, its
+EIP bound to an IP another pod may get, and never released under Follow.
 """
 
 from __future__ import annotations
@@ -159,6 +169,11 @@ class ClusterView:
         self._other_pods: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.ready = asyncio.Event()
+        #: The APIs the start-up listing used; a re-listing's unconfirmed entries are read with them.
+        self._apis: tuple[Pods, PodEIPs] | None = None
+        #: Seconds a re-listing is given to deliver every entry before the rest are read.
+        self.recheck_patience = CONFIRM_PATIENCE
+        self._rechecks: dict[str, asyncio.Task[None]] = {}
 
     # ---- reads -------------------------------------------------------------------------------
     def pod(self, key: Key) -> PodView | None:
@@ -226,6 +241,8 @@ class ClusterView:
             if self._pods.drop(key, uid):
                 self.on_change(key)
             return
+        if kind is None:
+            self._relisted("pods")
         if self.concerns(body):
             self._other_pods.discard(key)
             self.put_pod(body, confirmed=True)
@@ -241,7 +258,36 @@ class ClusterView:
             if self._podeips.drop(key, uid):
                 self.on_change(key)
             return
+        if kind is None:
+            self._relisted("podeips")
         self.put_podeip(body, confirmed=True)
+
+    def _relisted(self, resource: str) -> None:
+        """A type-None event after ``ready``: kopf lists ``resource`` again (module docstring)."""
+        if not self.ready.is_set() or self._apis is None or resource in self._rechecks:
+            return
+        table = self._pods if resource == "pods" else self._podeips
+        for entry in table.entries.values():
+            entry.confirmed = False  # the re-listing confirms what exists
+        self._rechecks[resource] = asyncio.get_running_loop().create_task(self._recheck(resource))
+
+    async def _recheck(self, resource: str) -> None:
+        table = self._pods if resource == "pods" else self._podeips
+        try:
+            waited = 0.0
+            while waited < self.recheck_patience and any(not e.confirmed for e in table.entries.values()):
+                await asyncio.sleep(0.1)
+                waited += 0.1
+            assert self._apis is not None
+            await self._read_unconfirmed(*self._apis, only=resource)
+        except Exception as error:
+            logger.warning("re-reading %s the re-listing did not deliver failed: %s", resource, error)
+        finally:
+            self._rechecks.pop(resource, None)
+
+    async def rechecked(self) -> None:
+        """Wait for the re-reads of a re-listing (tests)."""
+        await asyncio.gather(*self._rechecks.values())
 
     # ---- answers (and events) ----------------------------------------------------------------
     def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
@@ -318,16 +364,22 @@ class ClusterView:
         while waited < patience and self._unconfirmed():
             await asyncio.sleep(step)
             waited += step
-        for table, get, drop, put in (
-            (self._podeips, podeips.get, self.drop_podeip, self.put_podeip),
-            (self._pods, pods.get_pod, self.drop_pod, self.put_pod),
+        await self._read_unconfirmed(pods, podeips)
+        self._apis = (pods, podeips)
+        self.ready.set()
+
+    async def _read_unconfirmed(self, pods: Pods, podeips: PodEIPs, *, only: str = "") -> None:
+        for resource, table, get, drop, put in (
+            ("podeips", self._podeips, podeips.get, self.drop_podeip, self.put_podeip),
+            ("pods", self._pods, pods.get_pod, self.drop_pod, self.put_pod),
         ):
+            if only and resource != only:
+                continue
             for key in [k for k, e in table.entries.items() if not e.confirmed]:
                 try:
                     put(await get(*key))
                 except NotFound:
                     drop(key)
-        self.ready.set()
 
     def _unconfirmed(self) -> bool:
         return any(not e.confirmed for table in (self._pods, self._podeips) for e in table.entries.values())

@@ -262,3 +262,41 @@ async def test_a_pod_write_answered_not_found_drops_the_pod(view: ClusterView) -
     with pytest.raises(kube_errors.NotFound):
         await pods.get_pod(*KEY)
     assert view.pod(KEY) is None
+
+
+async def test_a_relisting_after_ready_drops_what_was_deleted_meanwhile(
+    view: ClusterView, changes: list[tuple[str, str]]
+) -> None:
+    """kopf re-lists after a watch error (410 Gone: events since its resourceVersion are lost,
+    deletions included) and delivers what exists as type-None events, never a DELETED for what
+    went meanwhile. An entry the re-listing does not deliver is read once (NotFound drops it);
+    without that, a pod deleted in the gap stays in the view as running, its EIP bound to an IP
+    that another pod may get, and (Follow) never released."""
+    gone = pod("10", ip="10.0.0.5")
+    kept = pod("11", uid="pod-2") | {
+        "metadata": {
+            "name": "web-1",
+            "namespace": "ns",
+            "uid": "pod-2",
+            "resourceVersion": "11",
+            "annotations": ASKS,
+        }
+    }
+    api = Api([gone, kept], [], version="50")
+    pods, podeips = apis(api)
+    await view.fill(pods, podeips)
+    view.pod_event(None, kept)
+    view.pod_event(None, gone)
+    await view.confirm(pods, podeips, patience=0.05, step=0.01)
+    assert view.ready.is_set() and view.pod(KEY) is not None
+    del api.pods[KEY]  # deleted while the watch was away: no DELETED event will come
+    changes.clear()
+    api.reads.clear()
+    view.recheck_patience = 0.05
+    view.pod_event(None, kept)  # kopf's re-listing: the pod that exists, not the one that went
+    assert view.pod_unsure(KEY), "until it is read, a pass reads the pod itself"
+    await view.rechecked()
+    assert view.pod(KEY) is None, "the pod deleted during the watch gap is dropped"
+    assert KEY in changes, "and its key is enqueued (the pass unbinds, Follow releases)"
+    assert api.reads == [("pod", *KEY)], "only the entry the re-listing did not deliver is read"
+    assert view.pod(("ns", "web-1")) is not None
