@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -174,6 +175,10 @@ class ClusterView:
         #: Seconds a re-listing is given to deliver every entry before the rest are read.
         self.recheck_patience = CONFIRM_PATIENCE
         self._rechecks: dict[str, asyncio.Task[None]] = {}
+        #: When each resource's last type-None event came (``time.monotonic``): a listing is a
+        #: burst, and one still delivering (kopf's start-up listing, late) is not a new one.
+        self._listed_at: dict[str, float] = {}
+        self.monotonic: Callable[[], float] = time.monotonic
 
     # ---- reads -------------------------------------------------------------------------------
     def pod(self, key: Key) -> PodView | None:
@@ -264,6 +269,10 @@ class ClusterView:
 
     def _relisted(self, resource: str) -> None:
         """A type-None event after ``ready``: kopf lists ``resource`` again (module docstring)."""
+        now, last = self.monotonic(), self._listed_at.get(resource)
+        self._listed_at[resource] = now
+        if last is not None and now - last < CONFIRM_PATIENCE:
+            return  # the same listing, still being delivered
         if not self.ready.is_set() or self._apis is None or resource in self._rechecks:
             return
         table = self._pods if resource == "pods" else self._podeips

@@ -282,6 +282,8 @@ async def test_a_relisting_after_ready_drops_what_was_deleted_meanwhile(
             "annotations": ASKS,
         }
     }
+    clock = [1000.0]
+    view.monotonic = lambda: clock[0]
     api = Api([gone, kept], [], version="50")
     pods, podeips = apis(api)
     await view.fill(pods, podeips)
@@ -289,10 +291,14 @@ async def test_a_relisting_after_ready_drops_what_was_deleted_meanwhile(
     view.pod_event(None, gone)
     await view.confirm(pods, podeips, patience=0.05, step=0.01)
     assert view.ready.is_set() and view.pod(KEY) is not None
+    clock[0] += 1.0
+    view.pod_event(None, kept)  # kopf's start-up listing, delivered late: not a re-listing
+    assert not view.pod_unsure(KEY)
     del api.pods[KEY]  # deleted while the watch was away: no DELETED event will come
     changes.clear()
     api.reads.clear()
     view.recheck_patience = 0.05
+    clock[0] += 300.0  # minutes later, the watch restarts from a listing
     view.pod_event(None, kept)  # kopf's re-listing: the pod that exists, not the one that went
     assert view.pod_unsure(KEY), "until it is read, a pass reads the pod itself"
     await view.rechecked()
