@@ -308,8 +308,9 @@ class ClusterView:
         meta = _meta(body)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             # The answer to the removal of the last finalizer: the object is gone.
-            self._forget(str(meta.get("uid") or ""))
-            if self._podeips.drop(key_of(body)):
+            uid = str(meta.get("uid") or "")
+            self._forget(uid)
+            if self._podeips.drop(key_of(body), uid):  # (not a same-name successor)
                 self.on_change(key_of(body))
             return
         if self._podeips.put(body, confirmed=confirmed, gone=self._gone):
