@@ -285,7 +285,7 @@ class ClusterView:
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             # The answer to the removal of the last finalizer: the object is gone.
             self._forget(str(meta.get("uid") or ""))
-            self.drop_podeip(key_of(body))
+            self.drop_podeip(key_of(body), str(meta.get("uid") or ""))  # (not a same-name successor)
             return
         if self._podeips.put(body, confirmed=confirmed, gone=self._gone):
             self.on_change(key_of(body))
@@ -296,8 +296,9 @@ class ClusterView:
         if self._pods.drop(key):
             self.on_change(key)
 
-    def drop_podeip(self, key: Key) -> None:
-        if self._podeips.drop(key):
+    def drop_podeip(self, key: Key, uid: str = "") -> None:
+        """Drop the PodEIP of ``key`` (with ``uid``: only that one, never a same-name successor)."""
+        if self._podeips.drop(key, uid) if uid else self._podeips.drop(key):
             self._absent.discard(key)
             self.on_change(key)
 

@@ -100,7 +100,7 @@ async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
 async def tag(p: Pass, o: Observed, step: Step) -> Observed:
     assert step.eip is not None and step.verdict is not None
     await p.adopt_eip(_podeip(o), step.eip, step.verdict)
-    return replace(o, seen=None, held=None)
+    return replace(o, seen=None, held=None, tagged=o.tagged | {step.eip.allocation_id})
 
 
 async def join(p: Pass, o: Observed, step: Step) -> Observed:

@@ -179,6 +179,9 @@ class Observed:
     #: Teardown: the EIPs this PodEIP may hold, and those this pass is done with.
     held: tuple[Eip, ...] | None = None
     handled: frozenset[str] = frozenset()
+    #: EIPs this pass tagged (adopted): a look that does not show the tags yet is a moment
+    #: behind, not a reason to tag again.
+    tagged: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -316,12 +319,20 @@ def _gate(o: Observed, podeip: PodEIP) -> Step | None:
         if eni_id:
             verdict = judge(o, podeip, eip, on_live_pod=True)
     if verdict.standing is ownership.Standing.ADOPT:
-        return Step(State.ADOPTABLE, Do.TAG, eip=eip, verdict=verdict)
+        return _tag(o, eip, verdict)
     if verdict.standing is not ownership.Standing.OURS:
         return Step(
             State.NOT_OURS, Do.REFUSE, eip=eip, verdict=verdict, after=SLOW_RETRY, note="EIP not ours"
         )
     return None
+
+
+def _tag(o: Observed, eip: Eip, verdict: ownership.Verdict) -> Step:
+    """Tag an adoptable EIP, once per pass: one this pass tagged whose look does not show the
+    tags yet is looked at again a moment later (not tagged again at every step)."""
+    if eip.allocation_id in o.tagged:
+        return Step(State.ADOPTABLE, Do.WAIT, eip=eip, after=LOST_CONFIRM, note="tags not shown yet")
+    return Step(State.ADOPTABLE, Do.TAG, eip=eip, verdict=verdict)
 
 
 # ---- the pod is there -----------------------------------------------------------------------
@@ -562,7 +573,7 @@ def _teardown(o: Observed, podeip: PodEIP) -> Step:
             return Step(State.OBSERVING, Do.READ_CLAIM)
         verdict = judge(o, podeip, eip, claim=claim)
         if verdict.standing is ownership.Standing.ADOPT:  # opted in: adopted, then as ours
-            return Step(State.ADOPTABLE, Do.TAG, eip=eip, verdict=verdict)
+            return _tag(o, eip, verdict)
         if verdict.standing is not ownership.Standing.OURS:
             # Another PodEIP's, never adopted, or unclaimed: no call at all.
             message = f"EIP {eip.allocation_id} left untouched: {verdict.reason}"

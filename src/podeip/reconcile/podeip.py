@@ -301,6 +301,7 @@ class Reconciler:
         try:
             created = await self.d.podeips.create(records.new_podeip_body(pod, request))
         except kube_errors.AlreadyExists:
+            await self._exists_unseen(pod)
             raise Requeue(after=0.0, reason="PodEIP appeared meanwhile") from None
         podeip = PodEIP.model_validate(created)
         if request.allocation_type is AllocationType.AUTO:
@@ -309,6 +310,22 @@ class Reconciler:
             "created PodEIP %s/%s for pod uid %s", pod.namespace, pod.name, pod.uid, extra=log_fields(podeip)
         )
         return podeip
+
+    async def _exists_unseen(self, pod: PodView) -> None:
+        """A PodEIP of the pod's name exists that the view does not hold: its event may be on
+        the way (read it once), or the view left it out as not valid (written by hand). Then
+        creating it again at once would repeat for ever: say so on the pod, and look slowly."""
+        key = (pod.namespace, pod.name)
+        with contextlib.suppress(kube_errors.NotFound):
+            await self.d.podeips.get(*key)  # (an answer goes into the view)
+        if self.d.view.has_podeip(key):
+            return
+        message = (
+            f"PodEIP {pod.namespace}/{pod.name} exists but is not valid: this pod gets no EIP "
+            "until it is fixed or deleted"
+        )
+        await self._tell_once(pod, c.EV_FAILED_RECONCILE, message)
+        raise Requeue(after=binding.SLOW_RETRY, reason="PodEIP not valid")
 
     async def _report(self, pod: PodView, parsed: ParseResult) -> None:
         """Events for annotation errors and warnings, once per pod and set of findings."""

@@ -289,3 +289,15 @@ async def test_after_kopf_lists_again_what_went_meanwhile_leaves_the_view(
     await view.fill(pods, podeips)
     assert view.pod(KEY) is None and changes == [KEY]
     assert view.podeip(KEY) is not None
+
+
+def test_the_last_state_of_a_deleted_podeip_never_drops_its_successor(view: ClusterView) -> None:
+    """The same-name PodEIP made after the old one's finalizer went (a pod re-created under
+    Follow) stays in the view when the old one's last state (finalizers emptied) comes late:
+    dropping it would make its pod's pass create it again, and a Static claim's holder look gone."""
+    view.put_podeip(podeip("40", uid="peip-new"))  # created after the old one went
+    view.podeip_event(
+        "MODIFIED", podeip("30", uid="peip-1", deletionTimestamp="2026-12-01T12:00:00Z", finalizers=[])
+    )
+    found = view.podeip(KEY)
+    assert found is not None and found.metadata.uid == "peip-new"

@@ -52,3 +52,71 @@ async def test_a_plan_that_does_not_progress_requeues(monkeypatch: pytest.Monkey
     with pytest.raises(Requeue, match="no progress"):
         await bed.reconciler.reconcile(("ns", "web-0"))
     assert len(looks) == pass_module.MAX_STEPS
+
+
+async def test_a_podeip_the_view_does_not_hold_is_not_created_again_and_again() -> None:
+    """The view leaves out a PodEIP that does not validate (written by hand). Its pod's pass
+    then finds no PodEIP, tries to create one, gets AlreadyExists, and must not requeue at once
+    for ever (one POST per turn of the queue): the old GET raised and backed off."""
+    bed = Bed()
+    bed.eni()
+    bed.add_pod()
+    bed.world.podeips[("ns", "web-0")] = {
+        "apiVersion": f"{c.GROUP}/{c.VERSION}",
+        "kind": c.KIND,
+        "metadata": {"name": "web-0", "namespace": "ns", "uid": "by-hand", "resourceVersion": "3"},
+        "spec": {"allocationID": "", "allocationType": {"type": "Weird", "releaseStrategy": "Follow"}},
+    }
+    creates = 0
+    api = bed.deps.podeips._inner  # type: ignore[attr-defined]
+    create = api.create
+
+    async def counting(body: dict[str, object]) -> dict[str, object]:
+        nonlocal creates
+        creates += 1
+        return await create(body)  # type: ignore[no-any-return]
+
+    api.create = counting
+    await bed.settle(passes=50, horizon=60.0)
+    assert creates <= 3, f"{creates} creates of a PodEIP that exists within a minute"
+    assert c.EV_INVALID_ANNOTATION not in bed.reasons()
+    assert any(e.type == "Warning" and "is not valid" in e.message for e in bed.world.events)
+    assert bed.engine.mutations() == []
+
+
+async def test_tags_not_shown_yet_after_tagging_are_not_tagged_again_in_the_same_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An adopted EIP is tagged, and the pass looks again. If the cloud does not show the tags
+    yet (a Describe a moment behind TagResources), the plan must not tag it again and again
+    within the pass (one TagResources per step up to the step bound, every second)."""
+    from podeip.settings import CloudSettings, Settings
+
+    bed = Bed(Settings(cloud=CloudSettings(provider="simulated"), adopt_untagged_eips=True))
+    bed.eni()
+    bed.add_pod()
+    eip = bed.engine.seed_eip(status=EipStatus.AVAILABLE)
+    bed.world.podeips[("ns", "web-0")] = {
+        "apiVersion": f"{c.GROUP}/{c.VERSION}",
+        "kind": c.KIND,
+        "metadata": {
+            "name": "web-0",
+            "namespace": "ns",
+            "uid": "aenc-uid",
+            "resourceVersion": "3",
+            "finalizers": [c.FINALIZER],
+        },
+        "spec": {
+            "allocationID": eip.allocation_id,
+            "allocationType": {"type": "Auto", "releaseStrategy": "Follow"},
+        },
+    }
+    tagged: list[list[str]] = []
+
+    async def lagging(allocation_ids: list[str], **_: object) -> None:
+        tagged.append(list(allocation_ids))  # accepted; the Describe shows it later
+
+    monkeypatch.setattr(bed.cloud, "tag_eips", lagging)
+    await bed.once()
+    assert len(tagged) == 1, f"{len(tagged)} TagResources calls in one pass"
+    assert bed.engine.mutations() == []
