@@ -89,6 +89,17 @@ class Reconciler(Pools, Cascade, Teardown):
         if podeip.metadata.deletion_timestamp is not None:
             await self._teardown(podeip, pod)
             return
+        frozen = records.frozen_request(podeip)
+        if frozen is not None and (
+            frozen.allocation_type is not podeip.spec.allocation_type.type
+            or (frozen.allocation_id and frozen.allocation_id != podeip.spec.allocation_id)
+        ):
+            # Our PodEIP's spec was edited after creation (S26): nothing is done from it (model test).
+            message = (
+                "spec.allocationType or allocationID differs from the pod's request: edits are not applied"
+            )
+            await self._show(podeip, None, reason=c.EV_CONFLICT, message=message, warn=True)
+            raise Requeue(after=SLOW_RETRY, reason="PodEIP spec differs from its frozen request")
         if not await self._ownership_gate(podeip, pod):
             raise Requeue(after=SLOW_RETRY, reason="EIP not this PodEIP's")
         adoptable = not podeip.annotations.get(c.ANN_POD_UID) and pod is not None and not pod.is_gone
@@ -218,8 +229,8 @@ class Reconciler(Pools, Cascade, Teardown):
     def _asks_for(self, pod: PodView, podeip: PodEIP) -> bool:
         """Whether a (new) pod asks for this PodEIP's EIP: any request, and a Static one names it."""
         parsed = self._parse(pod)
-        if parsed.request is None:
-            return False
+        if parsed.request is None or parsed.request.allocation_type is not podeip.spec.allocation_type.type:
+            return False  # a pod asking for a new EIP never takes a Static one a PodEIP names (model test)
         static = parsed.request.allocation_type is AllocationType.STATIC
         return not static or parsed.names(podeip.spec.allocation_id)
 
