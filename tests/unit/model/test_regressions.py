@@ -1,5 +1,10 @@
 """Counterexamples the model-based test (``test_model.py``) found, each as a named test on the
-in-process harness. The docstring of each says what the bug was."""
+in-process harness. The docstring of each says what the bug was.
+
+The last two edit a PodEIP's ``spec.allocationType`` or ``spec.allocationID`` after creation,
+which the chart's ValidatingAdmissionPolicy refuses to anyone but the operator: they test the
+operator's own guard, for a cluster where that policy is off (an earlier model did such edits).
+"""
 
 from __future__ import annotations
 
