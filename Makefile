@@ -46,6 +46,9 @@ typecheck: install ## mypy (strict) on src/
 unit: install ## Unit tests (no control plane, no Go-built binaries)
 	$(PY) -m pytest tests/unit -q
 
+model-long: install ## The model-based test's long profile (5,000 examples x 100 steps; PODEIP_MODEL_EXAMPLES=N to change)
+	PODEIP_MODEL_PROFILE=long $(PY) -m pytest tests/unit/model/test_model.py -q -p no:cacheprovider
+
 chart: install testbed ## Chart tests with the test bed's helm (lint, template, values, security)
 	$(PY) -m pytest tests/chart -q
 
@@ -105,4 +108,4 @@ clean: ## Remove the virtualenv, local state and Python caches (not the Go-built
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install testbed node-deps fmt verify lint typecheck unit chart contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench image image-docker chart-lint kind-e2e clean
+.PHONY: help install testbed node-deps fmt verify lint typecheck unit model-long chart contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench image image-docker chart-lint kind-e2e clean

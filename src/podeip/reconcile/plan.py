@@ -74,6 +74,8 @@ class State(StrEnum):
     MISSING = "Missing"
     #: The recorded EIP was not found twice, ``LOST_CONFIRM`` apart.
     LOST = "Lost"
+    #: Our PodEIP's type or Static EIP was edited after creation: nothing is done from it.
+    SPEC_EDITED = "SpecEdited"
     #: The EIP's ownership verdict says it is not this PodEIP's: nothing is done to it.
     NOT_OURS = "NotOurs"
     #: An untagged Auto EIP with proof (or the administrator's opt-in): tag it.
@@ -220,6 +222,15 @@ _BUSY = {
 }
 
 
+def _spec_edited(podeip: PodEIP) -> bool:
+    """The spec no longer matches the request frozen at creation (type, or the Static EIP named)."""
+    frozen = records.frozen_request(podeip)
+    return frozen is not None and (
+        frozen.allocation_type is not podeip.spec.allocation_type.type
+        or bool(frozen.allocation_id and frozen.allocation_id != podeip.spec.allocation_id)
+    )
+
+
 def _slow(state: State, reason: str, message: str, *, note: str, eip: Eip | None = None) -> Step:
     """Wait for what only a human or another pod can change: shown, warned, looked at again slowly."""
     return Step(
@@ -233,6 +244,13 @@ def plan(o: Observed) -> Step:
         return Step(State.NO_PODEIP, Do.CREATE if pod is not None else Do.NOTHING)
     if podeip.metadata.deletion_timestamp is not None:
         return _teardown(o, podeip)
+    if _spec_edited(podeip):
+        # Our PodEIP's spec was edited after creation (S26; the chart's admission policy refuses
+        # it, this guards clusters without it): nothing is done from it (found by the model test).
+        message = "spec.allocationType or allocationID differs from the pod's request: edits are not applied"
+        return _slow(
+            State.SPEC_EDITED, c.EV_CONFLICT, message, note="PodEIP spec differs from its frozen request"
+        )
     gate = _gate(o, podeip)
     if gate is not None:
         return gate

@@ -253,8 +253,8 @@ class Reconciler:
     def _asks_for(self, pod: PodView, podeip: PodEIP) -> bool:
         """Whether a (new) pod asks for this PodEIP's EIP: any request, and a Static one names it."""
         parsed = self._parse(pod)
-        if parsed.request is None:
-            return False
+        if parsed.request is None or parsed.request.allocation_type is not podeip.spec.allocation_type.type:
+            return False  # a pod asking for a new EIP never takes a Static one a PodEIP names (model test)
         static = parsed.request.allocation_type is AllocationType.STATIC
         return not static or parsed.names(podeip.spec.allocation_id)
 

@@ -79,6 +79,7 @@ class KubeWorld(World):
             raise kube_errors.Conflict(status=409, reason="Conflict", message="uid precondition")
         if not stored["metadata"].get("finalizers"):
             del self.podeips[(namespace, name)]
+            self._next_version()  # a deletion is a write (etcd's revision moves): settle goes on
             return copy.deepcopy(stored)
         stored["metadata"].setdefault("deletionTimestamp", _kube_time(self.now()))
         stored["metadata"]["resourceVersion"] = self._next_version()

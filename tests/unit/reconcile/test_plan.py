@@ -178,10 +178,33 @@ GONE_AUTO_FOLLOW = {"pod": None, "noted": True}
 STATIC = {"kind": "Static", "allocation_id": "eip-1"}
 MINE = (ownership.Claim.MINE, "ns/web-0/" + UID)
 
+
+def edited(original: PodEIP, **spec: Any) -> PodEIP:
+    """The PodEIP with its spec edited after creation (its frozen request unchanged)."""
+    body = original.model_dump(by_alias=True, exclude_none=True, mode="json")
+    body["spec"] |= spec
+    return PodEIP.model_validate(body)
+
+
 ROWS = [
     # ---- no PodEIP ----------------------------------------------------------------------------
     Row("no podeip, a pod: create", observed(podeip=None), State.NO_PODEIP, Do.CREATE),
     Row("no podeip, no pod: nothing", observed(podeip=None, pod=None), State.NO_PODEIP, Do.NOTHING),
+    # ---- our PodEIP's spec edited after creation (S26) -------------------------------------------
+    Row(
+        "spec edited to static: nothing done from it",
+        observed(podeip=edited(podeip(), allocationType={"type": "Static", "releaseStrategy": "Follow"})),
+        State.SPEC_EDITED,
+        Do.WAIT,
+        {"reason": c.EV_CONFLICT, "warn": True, "after": SLOW_RETRY},
+    ),
+    Row(
+        "static spec names another eip: nothing done from it",
+        observed(podeip=edited(podeip(kind="Static"), allocationID="eip-theirs")),
+        State.SPEC_EDITED,
+        Do.WAIT,
+        {"reason": c.EV_CONFLICT, "warn": True, "after": SLOW_RETRY},
+    ),
     # ---- the ownership gate (Auto, allocated) ---------------------------------------------------
     Row("gate: not looked yet", observed(seen=None), State.OBSERVING, Do.LOOK, {"max_age": STEADY}),
     Row(
