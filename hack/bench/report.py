@@ -476,6 +476,10 @@ def report(
     out += bursts_section(r, before, cfg)
     out += restart_section(r, before)
     out += memory_section(r)
+    start_memory = Path(__file__).with_name("start-memory.md")
+    if start_memory.exists():  # measured apart (``--start-memory``), kept here verbatim
+        out += [start_memory.read_text().rstrip(), ""]
+    out += ["## Where a target is missed: the run's own figures", "", *why(r), ""]
     out += [
         *(["## Notes on this run", "", *[f"- {note}" for note in r.notes], ""] if r.notes else []),
         "## Setup",
@@ -787,13 +791,107 @@ def memory_section(r: Results) -> list[str]:
         out += [
             "### Scale (`make bench-scale`)",
             "",
-            f"{s.get('plain', 0):,.0f} plain pods in {fmt(s.get('plain_seconds', math.nan), ' s', 0)}; "
-            f"{s.get('eip', 0):,.0f} EIP pods seeded in "
-            f"{fmt(s.get('seed_seconds', math.nan), ' s', 0)}; first process "
-            f"peak RSS {fmt(s.get('first_hwm', math.nan), ' MiB', 0)}, after a restart "
-            f"{fmt(s.get('restart_hwm', math.nan), ' MiB', 0)}; "
-            "seeding up to the at-rest population took "
-            f"{fmt(s.get('seed_more_seconds', math.nan), ' s', 0)}.",
+            f"{s.get('plain', 0):,.0f} pods without EIP, then {s.get('eip', 0):,.0f} EIP pods among them "
+            "(seeded), the operator restarted with the defaults; then more EIP pods seeded and a restart "
+            "with them, and the at-rest figures above. Peak RSS (VmHWM) of the processes that saw the pods "
+            f"arrive: {fmt(s.get('first_hwm', math.nan), ' MiB', 0)}; of the restarted one 30 s after it "
+            f"recovered: {fmt(s.get('restart_hwm', math.nan), ' MiB', 0)}. How long each step took:",
+            "",
+            *[
+                f"- {k.removeprefix('scale: ')}: {v:.0f} s"
+                for k, v in r.durations.items()
+                if k.startswith("scale: ")
+            ],
             "",
         ]
     return out
+
+
+def _top(counts: dict[str, float], n: int = 3, digits: int = 1) -> str:
+    ordered = sorted(counts.items(), key=lambda item: -item[1])[:n]
+    return ", ".join(f"{k} {v:.{digits}f}" for k, v in ordered) or "none"
+
+
+def why(r: Results) -> list[str]:
+    """For each missed target, what this run's figures say about where the time or the requests
+    went (derived from the numbers only; no cause is asserted that the run did not measure)."""
+    ours, _, published, _ = rates(r)
+    lines: list[str] = []
+    life = _burst_lifecycle(r)
+    bind = sum(life[1]["kube_bind"].values()) if life else math.nan
+    for count, b in sorted(r.bursts.items()):
+        if count < 100 or "l1" not in b:
+            continue
+        floors = burst_floors(r, count)
+        per_pod = sum(b["kube_bind"].values()) if b.get("kube_bind") else bind
+        kube_floor = count * per_pod / KUBE_QPS
+        if b["wall"] > 1.15 * floors["all"]:
+            lines.append(
+                f"- **{count}-pod burst, all ready** {b['wall']:.0f} s against {floors['all']:.0f} s: "
+                "the pods cost "
+                f"{per_pod:.1f} Kubernetes requests each until bound, {count} × {per_pod:.1f} / "
+                f"{KUBE_QPS:.0f} "
+                f"per second = {kube_floor:.0f} s of the client budget"
+                + (
+                    " (more than the cloud floor: the burst is bound by Kubernetes requests)"
+                    if kube_floor > floors["all"]
+                    else ""
+                )
+                + f"; the first look after an Associate came {fmt(b['poll_gap'], ' s')} after its answer "
+                f"(median), Associates ran at {fmt(b['associates_per_min'], '/min', 1)} against R = "
+                f"{ours:.0f}/min. "
+                "Fewer requests per pod, or polls served before new work, close it."
+            )
+        if b["bound_per_min"] < 0.95 * ours:
+            lines.append(
+                f"- **Pods bound per minute** ({count}-pod burst) {b['bound_per_min']:.1f}/min = "
+                f"{b['bound_per_min'] / ours * 100:.0f} % of the configured {ours:.0f}/min "
+                f"({b['bound_per_min'] / published * 100:.0f} % of Alibaba's {published:.0f}/min); same "
+                "figures as above."
+            )
+    if life and bind > 8:
+        lines.append(
+            f"- **Kubernetes requests per pod until bound** ({life[0]}) {bind:.1f}: the largest are "
+            f"{_top(life[1]['kube_bind'])} (per pod, verb resource)."
+        )
+    for label, v in r.lifecycles.items():
+        limit = 8.0 if label == SINGLE else 5.0
+        if label.startswith("Auto, Follow,") and v["total"] > limit:
+            lines.append(
+                f"- **Cloud calls per lifecycle** ({label}) {v['total']:.2f} against ≤ {limit:g}: "
+                f"{_top(v['calls'], 6, 2)} per pod; the four mutating calls are 1 each at best, the "
+                "rest are reads."
+            )
+    for n, rest in sorted(r.at_rest.items()):
+        per_min = sum(rest["kube_per_min"].values())
+        if per_min > 2:
+            lines.append(
+                f"- **At rest, {n} PodEIPs**: {per_min:.0f} Kubernetes requests/min while nothing changed "
+                f"({_top(rest['kube_per_min'])} per minute), {per_min / (KUBE_QPS * 60) * 100:.0f} % of the "
+                f"client budget of {KUBE_QPS * 60:.0f}/min; a new pod took "
+                + (_probe(rest) if rest else "—")
+                + ". Reading pods and PodEIPs from the watch and enqueueing only what the GC listing shows "
+                "changed would remove them."
+            )
+        pages = math.ceil(n / PAGE_SIZE)
+        calls = sum(rest["calls_per_period"].values())
+        if calls > pages + 1:
+            lines.append(
+                f"- **Cloud calls per GC period at rest, {n} PodEIPs**: {calls:.1f} against "
+                f"⌈N/{PAGE_SIZE}⌉ = {pages}: "
+                f"{_counts(rest['calls_per_period'], 1)}, of which {rest['listing_per_period']:.1f} "
+                "listing pages."
+            )
+    for label, rec in r.restarts.items():
+        if math.isnan(rec["seconds"]) or rec["seconds"] > 30 or rec["cloud_calls"] > 60:
+            lines.append(
+                f"- **Restart, {label}**: "
+                + (
+                    f"not recovered within {rec['cap']:.0f} s"
+                    if math.isnan(rec["seconds"])
+                    else f"{rec['seconds']:.1f} s"
+                )
+                + f", {rec['kube_requests']:.0f} Kubernetes requests ({_top(rec['kube'])}) and "
+                f"{rec['cloud_calls']} cloud calls ({_counts(rec['calls'])}) until then."
+            )
+    return lines or ["- Nothing measured in this run is missed."]

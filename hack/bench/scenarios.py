@@ -64,6 +64,7 @@ class Bench:
         self.nodes = list(plane.fake_nodes())
         self.results = Results(gc_period_minutes=args.gc_period)
         self._serial = 0
+        self.seed_hwm = 0.0  # VmHWM of the last seeding process
 
     def node(self) -> str:
         self._serial += 1
@@ -294,6 +295,7 @@ class Bench:
         await self.bind(kube, watch, [f"p{i:04d}" for i in range(first, count)], limit=3600)
         await watch.stop()
         self.engine.with_config(rate_limits=default_limits)
+        self.seed_hwm = self.operator.proc()[1]
         self.operator.stop()
         return time.time() - started
 
@@ -457,20 +459,31 @@ class Bench:
         then 5,000 PodEIPs: at rest, one new pod's time to EIP, a restart with the defaults."""
         a = self.args
         s = self.results.scale
-        s["plain_seconds"] = await self.plain_pods(kube, a.scale_plain, namespace="plain-scale")
-        s["plain"] = a.scale_plain
+        s["plain"], s["eip"] = a.scale_plain, a.scale_eip
+
+        async def timed(name: str, step: Awaitable[Any]) -> Any:
+            print(f"[bench] scale: {name} …", flush=True)
+            started = time.monotonic()
+            value = await step
+            self.results.durations[f"scale: {name}"] = time.monotonic() - started
+            return value
+
+        await timed(
+            f"{a.scale_plain:,} plain pods", self.plain_pods(kube, a.scale_plain, namespace="plain-scale")
+        )
+        first_hwm = self.operator.proc()[1]  # the process that saw the plain pods arrive
         namespace = await kube.namespace("scale")
-        s["seed_seconds"] = await self.seed(kube, namespace, 0, a.scale_eip)
-        s["eip"] = a.scale_eip
-        self.operator.start()
-        await asyncio.sleep(45)
-        s["first_hwm"] = self.operator.proc()[1]
-        await self.restart(a.scale_eip, label=f"{a.scale_eip} PodEIPs among {a.scale_plain:,} plain pods")
+        await timed(f"seed {a.scale_eip:,} EIP pods", self.seed(kube, namespace, 0, a.scale_eip))
+        s["first_hwm"] = max(first_hwm, self.seed_hwm)  # and the one that bound the EIP pods
+        label = f"{a.scale_eip:,} PodEIPs among {a.scale_plain:,} plain pods"
+        await timed(f"restart, {label}", self.restart(a.scale_eip, label=label, kill=False))
         await asyncio.sleep(30)
         s["restart_hwm"] = self.operator.proc()[1]
-        s["seed_more_seconds"] = await self.seed(kube, namespace, a.scale_eip, a.scale_at_rest)
-        await self.restart(a.scale_at_rest, label=f"{a.scale_at_rest} PodEIPs", kill=False, cap=600)
-        await self.at_rest(kube, a.scale_at_rest, namespace)
+        more = self.seed(kube, namespace, a.scale_eip, a.scale_at_rest)
+        await timed(f"seed up to {a.scale_at_rest:,} EIP pods", more)
+        label = f"{a.scale_at_rest:,} PodEIPs"
+        await timed(f"restart, {label}", self.restart(a.scale_at_rest, label=label, kill=False, cap=600))
+        await timed(f"at rest, {label}", self.at_rest(kube, a.scale_at_rest, namespace))
 
 
 async def scenarios(bench: Bench, plane: ControlPlane) -> None:

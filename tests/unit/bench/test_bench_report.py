@@ -93,3 +93,18 @@ def test_results_round_trip_and_before(tmp_path: Path) -> None:
     assert before is not None and before.commit == "abc1234"
     assert before.lifecycles == r.lifecycles
     assert report.before_of(tmp_path / "absent.json") is None
+
+
+def test_why_names_the_largest_contributors_of_a_missed_row() -> None:
+    r = results()
+    r.at_rest[500]["kube_per_min"] = {"get podeips": 500.0, "get pods": 480.0, "patch podeips/status": 220.0}
+    lines = report.why(r)
+    at_rest = next(line for line in lines if "At rest, 500 PodEIPs" in line)
+    assert "1200 Kubernetes requests/min" in at_rest and "get podeips 500.0" in at_rest
+    assert "not bound within 180 s" in at_rest
+    assert any("Cloud calls per lifecycle** (Auto, Follow, 100-pod burst) 5.50" in line for line in lines)
+    assert not any("all ready" in line for line in lines)  # 300 s is within 1.15× of the floor
+
+
+def test_why_with_nothing_missed() -> None:
+    assert report.why(Results()) == ["- Nothing measured in this run is missed."]
