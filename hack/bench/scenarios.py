@@ -117,7 +117,7 @@ class Bench:
             "create_p50": percentile([r - since for r in ready], 50),
             "l1": statistics_median(list(self.latencies(watch.namespace, since, watch).values())),
             "wall": done - since,
-            "bound_per_min": rate_per_minute(ready),
+            "gates_per_min": rate_per_minute(ready),  # first to last gate (report: bound_per_min)
             "associates_per_min": rate_per_minute(associates),
             "poll_gap": percentile(first_poll_gaps(calls), 50),
             "throttled": len(throttled),
