@@ -151,9 +151,9 @@ class Bench:
         """Cloud calls (batched ones 1/k per pod) and Kubernetes requests (by verb and resource,
         the Lease apart) per pod over the lifecycle's windows (the time at rest in between excluded)."""
         calls = [x for since, until in windows for x in self.calls_between(since, until)]
-        first = windows[0][0]
+        # Owners from the whole call log: a reused EIP was allocated before the window.
         owner = owners(
-            self.calls_between(first - 1),
+            self.engine.call_log(),
             namespace,
             {s.pod_ip: s.name for s in watch.pods.values() if s.pod_ip},
         )
