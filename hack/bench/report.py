@@ -525,9 +525,9 @@ def report(
         "controller budget |",
         "| leader election | on (`PODEIP_LEADER__IDENTITY` fixed, as the chart's pod name and UID: a "
         "restart takes the Lease back at once) | the Lease renewals are shown apart |",
-        "| seeding (`--only` without the burst, and `bench-scale`) | operator QPS 200, cloud client "
-        f"and server limits {1200}/min and more, then a restart with the defaults | a large population "
-        "in little time; the restart is measured |",
+        "| seeding (`--only` without the burst, and `bench-scale`) | operator QPS 200 and 50 workers, "
+        "cloud client and server limits 1200/min and more, cloud latency 5–20 ms and 0.2 s transitions; "
+        "then a restart with all defaults | a large population in little time; the restart is measured |",
         f"| cluster | {nodes} kwok nodes, from {POD_NETWORK}; VPC {VPC_CIDR}; EIPs from {EIP_CIDR} "
         "| RFC 2544 benchmarking ranges, never contacted |",
         "",

@@ -42,12 +42,14 @@ from podeip.simulator.state import CallRecord
 from testbed.cluster import ControlPlane
 
 #: Generous limits for seeding a large population fast (the restart with the defaults that
-#: follows is itself measured): the operator's Kubernetes client and cloud buckets, and the
-#: simulator's server-side limits, all lifted for the seeding only.
+#: follows is itself measured): the operator's Kubernetes client, workers and cloud buckets, and
+#: the simulator's server-side limits, latency (5–20 ms) and transitions (0.2 s), for the
+#: seeding only.
 SEED_PER_MINUTE = 1200
 SEED_ENV = {
     "PODEIP_KUBE_CLIENT_QPS": "200",
     "PODEIP_KUBE_CLIENT_BURST": "400",
+    "PODEIP_MAX_CONCURRENT_RECONCILES": "50",
     "PODEIP_CLOUD__RATE_LIMITS": json.dumps(
         {api: {"per_minute": SEED_PER_MINUTE, "burst": 100} for api in default_rate_limits()}
     ),
@@ -283,9 +285,12 @@ class Bench:
         (a large population in little time), then the operator restarted with the defaults;
         returns the seeding's seconds. The restart after it is measured by the caller."""
         started = time.time()
-        default_limits = self.engine.config.rate_limits
+        cfg = self.engine.config
+        default_limits, latency, delay = cfg.rate_limits, cfg.latency, cfg.transition_delay
         self.engine.with_config(
-            rate_limits={a: RateLimit(per_minute=SEED_PER_MINUTE * 2, burst=200) for a in default_limits}
+            rate_limits={a: RateLimit(per_minute=SEED_PER_MINUTE * 2, burst=200) for a in default_limits},
+            latency=(0.005, 0.02),
+            transition_delay=0.2,
         )
         self.operator.stop()
         self.operator.start(**SEED_ENV)
@@ -294,7 +299,7 @@ class Bench:
         await asyncio.sleep(0.5)
         await self.bind(kube, watch, [f"p{i:04d}" for i in range(first, count)], limit=3600)
         await watch.stop()
-        self.engine.with_config(rate_limits=default_limits)
+        self.engine.with_config(rate_limits=default_limits, latency=latency, transition_delay=delay)
         self.seed_hwm = self.operator.proc()[1]
         self.operator.stop()
         return time.time() - started

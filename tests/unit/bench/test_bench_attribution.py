@@ -2,8 +2,9 @@
 requests are summed per verb and resource across HTTP codes, differences leave out what did not
 move, the leader Lease is split off, and reads are told from writes; a cloud call is charged to
 the pods it served, 1/k each when it served k of them (a DescribeEipAddresses with k
-AllocationIds, a DescribeNetworkInterfaces with k PrivateIpAddress.N), found by allocation ID,
-PodEIP UID, pod IP or pod-name tag, and a call naming none of them is counted apart; the floors
+AllocationIds, a DescribeNetworkInterfaces with k PrivateIpAddress.N; items of pods outside the
+scenario are theirs, not charged), found by allocation ID, PodEIP UID, pod IP or pod-name tag,
+and a call naming none of them is counted apart; the floors
 queue the N-th pod behind the bucket's burst and take Allocate and DNI as parallel."""
 
 from __future__ import annotations
