@@ -753,8 +753,9 @@ def restart_section(r: Results, before: Results | None) -> list[str]:
         "The operator stopped (SIGKILL where said, else SIGTERM, e.g. after seeding) and started with the "
         "defaults. Recovered, the earlier of: the new process has read every PodEIP once (N GETs of "
         "PodEIPs in its `/metrics`, what a pass costs when it reads from the API server), or it went quiet "
-        "(no cloud call and no Kubernetes request but the Lease for 5 s) after its start-up listing (what "
-        "a pass that reads from the watch shows).",
+        "(no cloud call and no Kubernetes request but the Lease for 5 s) after its first work (what "
+        "a pass that reads from the watch shows), or it did nothing at all for 15 s once its /healthz "
+        "answered (recovered then).",
         "",
     ]
     rows = {**(before.restarts if before else {}), **r.restarts}

@@ -308,8 +308,9 @@ class Bench:
         """Stop the operator (SIGKILL unless ``kill`` is false) and start it with the defaults.
         Recovered, the earlier of: it has read every PodEIP once (``count`` GETs of PodEIPs, what
         a pass costs when it reads from the API server), or it went quiet (no cloud call and no
-        Kubernetes request but the Lease for 5 s) after its start-up listing (what a pass that
-        reads from the watch shows). Not within ``cap`` seconds: not recovered."""
+        Kubernetes request but the Lease for 5 s) after its first work (what a pass that reads
+        from the watch shows), or it did nothing at all for 15 s once healthy (recovered when
+        healthy). Not within ``cap`` seconds: not recovered."""
         quiet = 5.0
         if kill:
             self.operator.kill()
@@ -317,6 +318,7 @@ class Bench:
             self.operator.stop()
         calls0 = len(self.engine.call_log())
         started = self.operator.start_timed()
+        healthy = time.time()
         recovered, how = math.nan, "not within the cap"
         last_change, last_total = time.time(), -1.0
         while time.time() - started < cap:
@@ -331,8 +333,14 @@ class Bench:
             if gets >= count:
                 recovered, how = now - started, f"{count} PodEIP GETs"
                 break
-            if calls > 0 and now - last_change >= quiet:
-                recovered, how = last_change - started, "quiet after the start-up listing"
+            if total > 0 and now - last_change >= quiet:
+                recovered, how = last_change - started, "quiet after its first work"
+                break
+            if total == 0 and now - started >= 3 * quiet:  # nothing at all to do after a restart
+                recovered, how = (
+                    healthy - started,
+                    f"healthy, then no call and no request for {3 * quiet:.0f} s",
+                )
                 break
             await asyncio.sleep(0.5)
         work, _lease = split_lease(kube_counts(self.operator.metrics()))
