@@ -87,8 +87,11 @@ node-status: ## Show the real node's processes and memory
 demo: install testbed ## The demo: control plane + simulated cloud + operator, the seed examples end to end
 	$(PY) hack/demo.py
 
-bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md
-	PYTHONPATH=hack:tests $(PY) -m bench
+bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md (BENCH_ARGS="--only at-rest,lifecycle" for a part)
+	PYTHONPATH=hack:tests $(PY) -m bench $(BENCH_ARGS)
+
+bench-scale: install testbed ## Scale benchmarks (20,000 plain pods, 5,000 PodEIPs); writes BENCHMARKS-scale.md
+	PYTHONPATH=hack:tests $(PY) -m bench --only scale --output BENCHMARKS-scale.md $(BENCH_ARGS)
 
 ##@ Packaging
 image: install ## Build local/podeip-operator:dev offline (debootstrap base, wheelhouse); loaded into a running node
@@ -108,4 +111,4 @@ clean: ## Remove the virtualenv, local state and Python caches (not the Go-built
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install testbed node-deps fmt verify lint typecheck unit model-long chart contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench image image-docker chart-lint kind-e2e clean
+.PHONY: help install testbed node-deps fmt verify lint typecheck unit model-long chart contract integration e2e test cluster-up cluster-down cluster-status node-up node-down node-status demo bench bench-scale image image-docker chart-lint kind-e2e clean

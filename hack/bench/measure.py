@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -71,3 +72,161 @@ def _podeip_gets(labels: dict[str, str]) -> bool:
 
 def statistics_median(values: list[float]) -> float:
     return percentile(values, 50)
+
+
+# ---- Kubernetes requests by verb and resource ------------------------------------------------
+#: Verbs that read (they spend the same client budget as writes: the operator's one rate limiter).
+READ_VERBS = frozenset({"get", "list", "watch"})
+#: The leader Lease's resource: its renewals are shown apart from the work.
+LEASE = "leases"
+
+
+def kube_counts(text: str, name: str = c.METRIC_KUBE_REQUESTS) -> dict[str, float]:
+    """The counter by ``"verb resource"`` (HTTP codes summed), from the text exposition."""
+    sums: dict[str, float] = collections.defaultdict(float)
+    pattern = re.compile(rf"^{re.escape(name)}\{{(.*)\}} (\S+)$")
+    for line in text.splitlines():
+        if match := pattern.match(line):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            sums[f"{labels.get('verb', '')} {labels.get('resource', '')}"] += float(match.group(2))
+    return dict(sums)
+
+
+def counts_diff(after: dict[str, float], before: dict[str, float], *, per: float = 1.0) -> dict[str, float]:
+    """``after - before`` per key, divided by ``per``; keys that did not move are left out."""
+    return {k: (v - before.get(k, 0.0)) / per for k, v in sorted(after.items()) if v != before.get(k, 0.0)}
+
+
+def split_lease(counts: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(the work's requests, the leader Lease's requests)."""
+    lease = {k: v for k, v in counts.items() if k.split(" ", 1)[-1] == LEASE}
+    return {k: v for k, v in counts.items() if k not in lease}, lease
+
+
+def reads_writes(counts: dict[str, float]) -> tuple[float, float]:
+    reads = sum(v for k, v in counts.items() if k.split(" ", 1)[0] in READ_VERBS)
+    return reads, sum(counts.values()) - reads
+
+
+def by_resource(counts: dict[str, float]) -> dict[str, float]:
+    """``"verb resource"`` counts summed per resource."""
+    out: dict[str, float] = collections.defaultdict(float)
+    for key, value in counts.items():
+        out[key.split(" ", 1)[-1]] += value
+    return dict(sorted(out.items()))
+
+
+# ---- cloud calls attributed to the pods they served ------------------------------------------
+def call_keys(call: CallRecord) -> set[str]:
+    """Every value a call names: its allocation ID and each parameter value, comma lists split
+    (``AllocationId=eip-a,eip-b``); ``PrivateIpAddress.N`` and ``ResourceId.N`` are values too."""
+    keys = {call.allocation_id} if call.allocation_id else set()
+    for value in call.params.values():
+        keys.update(part.strip() for part in value.split(",") if part.strip())
+    return keys
+
+
+def tags_of(call: CallRecord) -> dict[str, str]:
+    pattern = re.compile(r"^Tag\.(\d+)\.(Key|Value)$")
+    items: dict[str, dict[str, str]] = collections.defaultdict(dict)
+    for key, value in call.params.items():
+        if m := pattern.match(key):
+            items[m.group(1)][m.group(2)] = value
+    return {item["Key"]: item.get("Value", "") for item in items.values() if "Key" in item}
+
+
+def owners(calls: Iterable[CallRecord], namespace: str, pod_ips: dict[str, str]) -> dict[str, str]:
+    """Which pod (by name) each key belongs to: the allocation IDs and PodEIP UIDs that the
+    namespace's Allocate calls name (by their pod-name tag), and the pods' IPs."""
+    owner = dict(pod_ips)
+    for call in calls:
+        tags = tags_of(call)
+        if call.action == "AllocateEipAddress" and tags.get(c.TAG_NAMESPACE) == namespace:
+            pod = tags.get(c.TAG_POD_NAME, "")
+            if call.allocation_id:
+                owner[call.allocation_id] = pod
+            if tags.get(c.TAG_PODEIP_UID):
+                owner[tags[c.TAG_PODEIP_UID]] = pod
+    return owner
+
+
+def pods_served(call: CallRecord, owner: dict[str, str], namespace: str) -> set[str]:
+    """The pods a call served: the owners of the keys it names, and the pod its tags name."""
+    pods = {owner[key] for key in call_keys(call) if key in owner}
+    tags = tags_of(call)
+    if tags.get(c.TAG_NAMESPACE) == namespace and tags.get(c.TAG_POD_NAME):
+        pods.add(tags[c.TAG_POD_NAME])
+    return pods
+
+
+@dataclasses.dataclass
+class Attribution:
+    """Cloud calls charged to pods: a call that served k pods counts 1/k for each, so that a
+    batched call is neither hidden nor counted k times. ``shared`` are the calls that named none
+    of the pods (the GC's listing by tags, which serves every PodEIP at once)."""
+
+    per_pod: dict[str, dict[str, float]]
+    shared: dict[str, int]
+    #: Batched calls (several AllocationIds, PrivateIpAddress.N, ResourceId.N), by action: how
+    #: many, and how many items they asked about in all.
+    batched: dict[str, tuple[int, int]]
+
+    def by_action(self, pods: int) -> dict[str, float]:
+        """Calls per pod by action, over ``pods`` pods."""
+        out: dict[str, float] = collections.defaultdict(float)
+        for calls in self.per_pod.values():
+            for action, n in calls.items():
+                out[action] += n / pods
+        return dict(sorted(out.items()))
+
+
+def batch_items(call: CallRecord) -> list[str]:
+    """The items of a batched call, one per EIP or pod it asks about: a comma list of
+    ``AllocationId``, or ``PrivateIpAddress.N``, or ``ResourceId.N`` (empty: not batched)."""
+    ids = [part.strip() for part in call.params.get("AllocationId", "").split(",") if part.strip()]
+    if len(ids) > 1:
+        return ids
+    for name in ("PrivateIpAddress", "ResourceId"):
+        numbered = [v for k, v in call.params.items() if re.fullmatch(rf"{name}\.\d+", k)]
+        if len(numbered) > 1:
+            return numbered
+    return []
+
+
+def attribute(calls: Iterable[CallRecord], owner: dict[str, str], namespace: str) -> Attribution:
+    """A batched call of k items counts 1/k for each item's pod (items of other pods, say those at
+    rest in another namespace, are theirs: not charged here); any other call counts 1/k for each
+    of the k pods it served."""
+    per_pod: dict[str, dict[str, float]] = collections.defaultdict(lambda: collections.defaultdict(float))
+    shared: collections.Counter[str] = collections.Counter()
+    batched: dict[str, tuple[int, int]] = {}
+    for call in calls:
+        items = batch_items(call)
+        if items:
+            mine = collections.Counter(owner[item] for item in items if item in owner)
+            shares = {pod: n / len(items) for pod, n in mine.items()}
+            n, k = batched.get(call.action, (0, 0))
+            batched[call.action] = (n + 1, k + len(items))
+        else:
+            pods = pods_served(call, owner, namespace)
+            shares = {pod: 1 / len(pods) for pod in pods}
+        if not shares:
+            shared[call.action] += 1
+        for pod, share in shares.items():
+            per_pod[pod][call.action] += share
+    return Attribution({p: dict(v) for p, v in per_pod.items()}, dict(shared), batched)
+
+
+# ---- floors -----------------------------------------------------------------------------------
+def one_pod_latency(parts: dict[str, float], transition: float) -> float:
+    """L₁: Allocate and DescribeNetworkInterfaces are independent once the pod has its IP, so the
+    physical floor is max(Allocate, DNI) + Associate + the Associating → InUse transition."""
+    alloc, dni = parts.get("AllocateEipAddress", 0.0), parts.get("DescribeNetworkInterfaces", 0.0)
+    return max(alloc, dni) + parts.get(ASSOCIATE, 0.0) + transition
+
+
+def queued_floor(rank: int, *, burst: int, per_minute: float, l1: float) -> float:
+    """When the ``rank``-th pod of a burst (1-based) can be bound at best: it waits for its
+    Associate token behind the ``rank − 1`` before it, at ``per_minute`` after ``burst`` at once,
+    plus one pod's latency. All ready: rank N, (N − burst)/R + L₁; p50: rank ⌈N/2⌉."""
+    return max(0, rank - burst) * 60.0 / per_minute + l1
