@@ -78,6 +78,11 @@ async def drop_finalizer(p: Pass, o: Observed, step: Step) -> None:
             message="the PodEIP was deleted",
             now=p.d.clock(),
         )
+    if c.FINALIZER not in (podeip.metadata.finalizers or ()):
+        # Ours is gone already and another controller's finalizer keeps the PodEIP: nothing to
+        # remove, and no enqueue (it would tear the PodEIP down again at once, for ever); its
+        # DELETED event brings the key back for the pod.
+        return
     try:
         await p.d.podeips.remove_finalizer(
             key[0], key[1], c.FINALIZER, resource_version=podeip.metadata.resource_version or ""

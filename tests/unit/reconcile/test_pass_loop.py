@@ -13,7 +13,7 @@ from podeip.reconcile import podeip as pass_module
 from podeip.reconcile.plan import Do, State, Step
 from podeip.reconcile.queue import Requeue
 
-from .harness import CLUSTER, Bed
+from .harness import CLUSTER, KEY, Bed
 
 
 async def test_a_teardown_with_more_foreign_eips_than_the_step_bound_still_ends() -> None:
@@ -120,3 +120,26 @@ async def test_tags_not_shown_yet_after_tagging_are_not_tagged_again_in_the_same
     await bed.once()
     assert len(tagged) == 1, f"{len(tagged)} TagResources calls in one pass"
     assert bed.engine.mutations() == []
+
+
+async def test_a_podeip_kept_by_another_controllers_finalizer_is_not_torn_down_again_and_again() -> None:
+    """Once our finalizer is gone, a PodEIP that another controller's finalizer keeps (deletion
+    pending) is left alone: the pass used to call the finalizer removal and enqueue the key
+    again at once, for ever (one request per queue turn)."""
+    bed = Bed()
+    bed.add_pod()
+    await bed.settle()
+    allocation_id = bed.podeip().spec.allocation_id  # type: ignore[union-attr]
+    bed.world.podeips[KEY]["metadata"]["finalizers"].append("example.com/keep")
+    bed.delete_pod()
+    await bed.settle()
+    left = bed.podeip()
+    assert left is not None and left.metadata.deletion_timestamp is not None
+    assert c.FINALIZER not in (left.metadata.finalizers or ())
+    assert bed.calls("ReleaseEipAddress") == 1 and allocation_id  # released (Follow)
+    enqueued: list[object] = []
+    bed.reconciler.d.enqueue = enqueued.append
+    version = bed.world.version
+    assert await bed.once() is None
+    assert bed.world.version == version, "no write"
+    assert enqueued == [], "and the key is not enqueued again"
