@@ -105,8 +105,11 @@ class _Table(Generic[T]):
         #: The resourceVersion of our last listing (see the module docstring).
         self.floor = ""
 
-    def put(self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None]) -> bool:
-        """Store the object unless what is stored is newer; True if the entry changed."""
+    def put(
+        self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None], fresh: bool = False
+    ) -> bool:
+        """Store the object unless what is stored is newer; True if the entry changed. ``fresh``:
+        an answer of the API server (as of now), which the listing's floor does not apply to."""
         meta = _meta(body)
         key, uid, version = key_of(body), str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
         if uid and uid in gone:
@@ -116,7 +119,13 @@ class _Table(Generic[T]):
             if confirmed and current.uid == uid:
                 current.confirmed = True  # kopf's stream knows the object: it will deliver its deletion
             return False
-        if current is None and version and self.floor and not at_least_as_new(version, self.floor):
+        if (
+            current is None
+            and not fresh
+            and version
+            and self.floor
+            and not at_least_as_new(version, self.floor)
+        ):
             return False  # older than our listing, which did not have it: gone since
         changed = current is None or current.version != version or not version
         try:
@@ -214,7 +223,9 @@ class ClusterView:
             try:
                 body = await pods.get_pod(*key)
                 pod = PodView.from_body(body)
-                self.put_pod(body)  # it concerns us now: its PodEIP is here
+                # It concerns us now (its PodEIP is here); the read is current, even when the pod
+                # is older than our listing, which did not keep it.
+                self.put_pod(body, fresh=True)
             except NotFound:
                 self.drop_pod(key)
                 pod = None
@@ -275,9 +286,9 @@ class ClusterView:
             self.relisted.set()
 
     # ---- answers (and events) ----------------------------------------------------------------
-    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
+    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True, fresh: bool = False) -> None:
         self._absent.discard(key_of(body))
-        if self._pods.put(body, confirmed=confirmed, gone=self._gone):
+        if self._pods.put(body, confirmed=confirmed, gone=self._gone, fresh=fresh):
             self.on_change(key_of(body))
 
     def put_podeip(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
@@ -487,7 +498,7 @@ class ViewedPods(Pods):
 
     def _answer(self, body: Body) -> None:
         if self._view.concerns(body):
-            self._view.put_pod(body)
+            self._view.put_pod(body, fresh=True)
 
     async def get_pod(self, namespace: str, name: str) -> Body:
         with self._answering(namespace, name):
