@@ -35,6 +35,16 @@ starts with a full view.
 
 Deletions: a DELETED event removes the entry and remembers the UID, so that a late answer or
 event of the deleted object does not bring it back. A write answered NotFound drops the entry.
+
+**A selecting pod watch** (``pod_label``, settings ``watch.select_labeled_pods``, issue 13): the
+watch and the listing see only pods with that label. The view then cannot tell a gone pod from
+an unlabelled one, so the pod of a PodEIP that the view does not hold is read by name (and, if
+unlabelled, again at every pass, which the collector runs once a period: no event will tell of
+its changes), until a read answers NotFound. The API server sends DELETED, with the *previous*
+object, when a pod loses the label: only a DELETED object with a ``deletionTimestamp`` is taken
+as the pod's deletion; any other is dropped from the view and read again if it has a PodEIP.
+So a pod with a PodEIP keeps its EIP whether or not it is labelled; what an unlabelled pod
+lacks is being seen when it changes.
 """
 
 from __future__ import annotations
@@ -150,9 +160,14 @@ class ClusterView:
         *,
         asks_for_eip: Callable[[Mapping[str, str]], bool],
         on_change: Callable[[Key], None] = lambda key: None,
+        pod_label: tuple[str, str] | None = None,
     ) -> None:
         self.asks_for_eip = asks_for_eip
         self.on_change = on_change
+        #: The label (key, value) the pod watch selects on; None: it sees every pod.
+        self.pod_label = pod_label
+        #: With ``pod_label``: keys of PodEIPs whose pod a read or a deletion showed gone.
+        self._absent: set[Key] = set()
         self._pods: _Table[PodView] = _Table(PodView.from_body)
         self._podeips: _Table[PodEIP] = _Table(PodEIP.model_validate)
         #: Pods that exist but do not concern us: only their keys.
@@ -183,8 +198,21 @@ class ClusterView:
         until a PodEIP appeared), or one known only from our listing."""
         entry = self._pods.entries.get(key)
         if entry is None:  # (without a PodEIP, a pod that does not ask is nothing to us)
+            if self.pod_label is not None:  # gone, or not labelled: only a read tells
+                return key in self._podeips.entries and key not in self._absent
             return key in self._other_pods and key in self._podeips.entries
         return not entry.confirmed
+
+    @property
+    def pod_selector(self) -> str | None:
+        return None if self.pod_label is None else "=".join(self.pod_label)
+
+    def watched(self, body: Mapping[str, Any]) -> bool:
+        """Whether the pod watch delivers this pod's changes (all pods, or only the labelled)."""
+        if self.pod_label is None:
+            return True
+        labels = _meta(body).get("labels")
+        return isinstance(labels, Mapping) and labels.get(self.pod_label[0]) == self.pod_label[1]
 
     def podeip_unsure(self, key: Key) -> bool:
         entry = self._podeips.entries.get(key)
@@ -197,9 +225,17 @@ class ClusterView:
         pod = self.pod(key)
         if self.pod_unsure(key):
             try:
+                known = key in self._pods.entries
                 body = await pods.get_pod(*key)
                 pod = PodView.from_body(body)
-                self.put_pod(body)  # it concerns us now: its PodEIP is here
+                self.put_pod(body, confirmed=self.watched(body))  # it concerns us now: its PodEIP is here
+                if not known and not self.watched(body):
+                    logger.warning(
+                        "pod %s/%s has a PodEIP but not the label %s: its changes and its deletion "
+                        'are not watched (README "Watching only labelled pods"); label it',
+                        *key,
+                        self.pod_selector,
+                    )
             except NotFound:
                 self.drop_pod(key)
                 pod = None
@@ -222,10 +258,14 @@ class ClusterView:
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
         if kind == "DELETED":
             self._other_pods.discard(key)
-            self._forget(uid)
+            left = self.pod_label is not None and not _meta(body).get("deletionTimestamp")
+            if not left:  # (a selecting watch's DELETED may be a lost label: see the docstring)
+                self._forget(uid)
+                self._mark_absent(key)
             if self._pods.drop(key, uid):
                 self.on_change(key)
             return
+        self._absent.discard(key)
         if self.concerns(body):
             self._other_pods.discard(key)
             self.put_pod(body, confirmed=True)
@@ -239,6 +279,7 @@ class ClusterView:
         if kind == "DELETED":
             self._forget(uid)
             if self._podeips.drop(key, uid):
+                self._absent.discard(key)
                 self.on_change(key)
             return
         self.put_podeip(body, confirmed=True)
@@ -255,6 +296,7 @@ class ClusterView:
             # The answer to the removal of the last finalizer: the object is gone.
             self._forget(str(meta.get("uid") or ""))
             if self._podeips.drop(key_of(body)):
+                self._absent.discard(key_of(body))
                 self.on_change(key_of(body))
             return
         if self._podeips.put(body, confirmed=confirmed, gone=self._gone):
@@ -263,12 +305,18 @@ class ClusterView:
     def drop_pod(self, key: Key) -> None:
         """An answer said NotFound: the pod is gone (its DELETED event may still be on its way)."""
         self._other_pods.discard(key)
+        self._mark_absent(key)
         if self._pods.drop(key):
             self.on_change(key)
 
     def drop_podeip(self, key: Key) -> None:
         if self._podeips.drop(key):
+            self._absent.discard(key)
             self.on_change(key)
+
+    def _mark_absent(self, key: Key) -> None:
+        if self.pod_label is not None and key in self._podeips.entries:
+            self._absent.add(key)
 
     def _forget(self, uid: str) -> None:
         if not uid:
@@ -282,9 +330,15 @@ class ClusterView:
     async def fill(self, pods: Pods, podeips: PodEIPs, *, page_size: int = 500) -> None:
         """List PodEIPs, then pods, page by page (see the module docstring), replacing what the
         listing shows was gone by then. Entries stay unconfirmed until the watch delivers them."""
+        selector = self.pod_selector
+        pod_pages = (
+            pods.pages(page_size=page_size, label_selector=selector)
+            if selector
+            else pods.pages(page_size=page_size)
+        )
         for table, pages, keep in (
             (self._podeips, podeips.pages(page_size=page_size), self._keep_podeip),
-            (self._pods, pods.pages(page_size=page_size), self._keep_pod),
+            (self._pods, pod_pages, self._keep_pod),
         ):
             listed: set[Key] = set()
             version = ""
@@ -437,7 +491,7 @@ class ViewedPods(Pods):
 
     def _answer(self, body: Body) -> None:
         if self._view.concerns(body):
-            self._view.put_pod(body)
+            self._view.put_pod(body, confirmed=self._view.watched(body))
 
     async def get_pod(self, namespace: str, name: str) -> Body:
         with self._answering(namespace, name):
@@ -456,8 +510,10 @@ class ViewedPods(Pods):
             namespace, label_selector=label_selector, field_selector=field_selector
         )
 
-    def pages(self, *, page_size: int = 500) -> AsyncIterator[tuple[Items, str]]:
-        return self._inner.pages(page_size=page_size)
+    def pages(
+        self, *, page_size: int = 500, label_selector: str | None = None
+    ) -> AsyncIterator[tuple[Items, str]]:
+        return self._inner.pages(page_size=page_size, label_selector=label_selector)
 
     async def patch_pod_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None], *, uid: str | None = None
