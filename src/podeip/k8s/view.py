@@ -112,8 +112,11 @@ class _Table(Generic[T]):
         #: The resourceVersion of our last listing (see the module docstring).
         self.floor = ""
 
-    def put(self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None]) -> bool:
-        """Store the object unless what is stored is newer; True if the entry changed."""
+    def put(
+        self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None], fresh: bool = False
+    ) -> bool:
+        """Store the object unless what is stored is newer; True if the entry changed. ``fresh``:
+        an answer of the API server (as of now), which the listing's floor does not apply to."""
         meta = _meta(body)
         key, uid, version = key_of(body), str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
         if uid and uid in gone:
@@ -123,7 +126,13 @@ class _Table(Generic[T]):
             if confirmed and current.uid == uid:
                 current.confirmed = True  # kopf's stream knows the object: it will deliver its deletion
             return False
-        if current is None and version and self.floor and not at_least_as_new(version, self.floor):
+        if (
+            current is None
+            and not fresh
+            and version
+            and self.floor
+            and not at_least_as_new(version, self.floor)
+        ):
             return False  # older than our listing, which did not have it: gone since
         changed = current is None or current.version != version or not version
         try:
@@ -228,7 +237,9 @@ class ClusterView:
                 known = key in self._pods.entries
                 body = await pods.get_pod(*key)
                 pod = PodView.from_body(body)
-                self.put_pod(body, confirmed=self.watched(body))  # it concerns us now: its PodEIP is here
+                # It concerns us now (its PodEIP is here); the read is current, even when the pod
+                # is older than our listing, which did not keep it.
+                self.put_pod(body, confirmed=self.watched(body), fresh=True)
                 if not known and not self.watched(body):
                     logger.warning(
                         "pod %s/%s has a PodEIP but not the label %s: its changes and its deletion "
@@ -285,9 +296,9 @@ class ClusterView:
         self.put_podeip(body, confirmed=True)
 
     # ---- answers (and events) ----------------------------------------------------------------
-    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
+    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True, fresh: bool = False) -> None:
         self._other_pods.discard(key_of(body))
-        if self._pods.put(body, confirmed=confirmed, gone=self._gone):
+        if self._pods.put(body, confirmed=confirmed, gone=self._gone, fresh=fresh):
             self.on_change(key_of(body))
 
     def put_podeip(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
@@ -491,7 +502,7 @@ class ViewedPods(Pods):
 
     def _answer(self, body: Body) -> None:
         if self._view.concerns(body):
-            self._view.put_pod(body, confirmed=self._view.watched(body))
+            self._view.put_pod(body, confirmed=self._view.watched(body), fresh=True)
 
     async def get_pod(self, namespace: str, name: str) -> Body:
         with self._answering(namespace, name):
