@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
-from chart.chartlib import RELEASE, HelmFailed, Render
+from chart.chartlib import CHART, RELEASE, HelmFailed, Render, run_helm
 from podeip import constants as c
 from podeip.reconcile.deps import ENABLING_KEYS
 from podeip.settings import Settings
@@ -77,3 +78,8 @@ def test_older_clusters_get_v1beta1_where_served_and_a_refusal_otherwise(render:
 def test_the_schema_refuses_wrong_watch_values(render: Render, wrong: str) -> None:
     with pytest.raises(HelmFailed):
         render(sets=[wrong])
+
+
+def test_the_chart_lints_strictly_with_the_option_on(helm: Path) -> None:
+    result = run_helm(helm, "lint", "--strict", "--set", "regionID=cn-hangzhou", "--set", ON[0], str(CHART))
+    assert result.returncode == 0, result.stdout + result.stderr
