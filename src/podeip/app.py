@@ -214,7 +214,10 @@ async def connected(settings: Settings, *, provider: EipProvider | None = None) 
     # Every cloud call of the operator goes through the observation cache (podeip.cloud.observed).
     cloud = ObservedEips(provider or build_provider(settings, metrics))
     events = EventRecorder(client, instance=os.environ.get("HOSTNAME", "podeip-operator"))
-    view = ClusterView(asks_for_eip=asks_for_eip)
+    label = (
+        (constants.WATCH_LABEL, constants.WATCH_LABEL_VALUE) if settings.watch.select_labeled_pods else None
+    )
+    view = ClusterView(asks_for_eip=asks_for_eip, pod_label=label)
     try:
         await check_no_other_eip_controller(client, events)
         yield Deps(
@@ -430,6 +433,8 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     # start-up"): a paged start-up listing, and per-object workers that let go of their body soon.
     configured.watching.chunk_size = settings.watch.list_chunk_size or None
     configured.queueing.idle_timeout = settings.watch.worker_idle_seconds
+    if settings.watch.select_labeled_pods:  # server-side: pods without the label never arrive
+        configured.watching.label_selectors["", "v1", "pods"] = constants.WATCH_LABEL_SELECTOR
     return configured
 
 

@@ -106,6 +106,11 @@ CONTROLLER_MARKER_KEY: Final = PREFIX_K8S + "eip-controller"
 CONTROLLER_MARKER_VALUE: Final = "podeip-operator"
 
 # --- private PodEIP annotations -------------------------------------------------------------
+#: The label the chart's MutatingAdmissionPolicy adds at creation to pods that ask for an EIP;
+#: with ``watch.select_labeled_pods`` the operator watches and lists only pods that carry it.
+WATCH_LABEL: Final = PRIVATE_PREFIX + "eip"
+WATCH_LABEL_VALUE: Final = "true"
+WATCH_LABEL_SELECTOR: Final = f"{WATCH_LABEL}={WATCH_LABEL_VALUE}"
 ANN_CLIENT_TOKEN: Final = PRIVATE_PREFIX + "client-token"
 ANN_ATTEMPT: Final = PRIVATE_PREFIX + "attempt"
 ANN_REQUEST: Final = PRIVATE_PREFIX + "request"

@@ -114,8 +114,9 @@ class LeaderSettings(BaseModel):
 
 class WatchSettings(BaseModel):
     """kopf's watches (pods, PodEIPs, StatefulSets): what they keep in memory
-    (``podeip.app.kopf_settings``; BENCHMARKS.md "Memory at start-up"). Not Helm values: the defaults
-    suit clusters of any size; the chart's ``extraEnv`` sets them if ever needed."""
+    (``podeip.app.kopf_settings``; BENCHMARKS.md "Memory at start-up"). The first two are not Helm
+    values: the defaults suit clusters of any size; the chart's ``extraEnv`` sets them if ever
+    needed."""
 
     #: Objects per page of each start-up listing (``limit`` and ``continue``, the page size of
     #: client-go's informers). One page of bodies is alive at a time instead of every pod of the
@@ -125,6 +126,12 @@ class WatchSettings(BaseModel):
     #: Our handlers only enqueue a key, so a worker has nothing to wait for; kopf's default of
     #: 5 s keeps every listed pod's body alive during the start-up listing.
     worker_idle_seconds: float = Field(default=0.5, gt=0)
+    #: Helm ``podeip.watch.selectLabeledPods``: watch and list only pods labelled
+    #: ``podeip-controller.alibabacloud.com/eip=true`` (``constants.WATCH_LABEL``), which the chart's
+    #: MutatingAdmissionPolicy adds at creation to pods with an enabling annotation. Off by default:
+    #: pods created before the policy, or annotated after creation, are not seen (README "Watching
+    #: only labelled pods"); a pod that has a PodEIP is read by name instead, so it keeps its EIP.
+    select_labeled_pods: bool = False
 
 
 class Settings(BaseSettings):

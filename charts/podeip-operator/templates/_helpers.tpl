@@ -201,6 +201,8 @@ the same pod takes the Lease back at once, while another pod waits for it to exp
 {{- end }}
 - name: PODEIP_CASCADE_RECLAIM
   value: {{ $p.cascadeReclaim | quote }}
+- name: PODEIP_WATCH__SELECT_LABELED_PODS
+  value: {{ dig "selectLabeledPods" false ($p.watch | default dict) | quote }}
 - name: PODEIP_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PODEIP_LOG_FORMAT
@@ -217,4 +219,16 @@ the same pod takes the Lease back at once, while another pod waits for it to exp
   value: {{ $p.leaderElection.renewDeadlineSeconds | quote }}
 - name: PODEIP_LEADER__RETRY_EVERY_SECONDS
   value: {{ $p.leaderElection.retryEverySeconds | quote }}
+{{- end }}
+
+{{/* The annotations that ask for an EIP, as a CEL list: the same set as ENABLING_KEYS in
+src/podeip/reconcile/deps.py (tests/chart checks that they agree). */}}
+{{- define "podeip.enablingKeys" -}}
+{{- list
+  "network.alibabacloud.com/pod-with-eip" "k8s.aliyun.com/pod-with-eip" "k8s.aliyun.com/eci-with-eip"
+  "network.alibabacloud.com/pod-eip-instanceid" "k8s.aliyun.com/pod-eip-instanceid" "k8s.aliyun.com/eci-eip-instanceid"
+  "network.alibabacloud.com/allocated-eip-id"
+  "network.alibabacloud.com/pod-eip-instanceid-list" "k8s.aliyun.com/pod-eip-instanceid-list"
+  "tke.cloud.tencent.com/eip-attributes" "tke.cloud.tencent.com/eip-id-list"
+  | toJson }}
 {{- end }}

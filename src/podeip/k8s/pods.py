@@ -85,9 +85,12 @@ class Pods:
         path = "/api/v1/pods" if namespace is None else pod_path(namespace)
         return await self._client.list(path, label_selector=label_selector, field_selector=field_selector)
 
-    def pages(self, *, page_size: int = 500) -> AsyncIterator[tuple[Items, str]]:
-        """Every pod of the cluster, page by page, with the listing's resourceVersion."""
-        return self._client.pages("/api/v1/pods", page_size=page_size)
+    def pages(
+        self, *, page_size: int = 500, label_selector: str | None = None
+    ) -> AsyncIterator[tuple[Items, str]]:
+        """Every pod of the cluster (or those ``label_selector`` selects), page by page, with
+        the listing's resourceVersion."""
+        return self._client.pages("/api/v1/pods", page_size=page_size, label_selector=label_selector)
 
     async def patch_pod_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None], *, uid: str | None = None

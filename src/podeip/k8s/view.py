@@ -38,6 +38,17 @@ lists again: its snapshot is newer than kopf's, so what it lacks is gone.
 
 Deletions: a DELETED event removes the entry and remembers the UID, so that a late answer or
 event of the deleted object does not bring it back. A write answered NotFound drops the entry.
+
+**A selecting pod watch** (``pod_label``, settings ``watch.select_labeled_pods``, issue 13): the
+watch and the listing see only pods with that label. The view then cannot tell a gone pod from
+an unlabelled one (a PodEIP whose pod the listing lacks is not known gone), so the pod of a
+PodEIP that the view does not hold is read by name (and, if unlabelled, again at every pass,
+which the collector runs once a period: no event will tell of its changes), until a read
+answers NotFound. The API server sends DELETED, with the *previous* object, when a pod loses
+the label: only a DELETED object with a ``deletionTimestamp`` is taken as the pod's deletion;
+any other is dropped from the view and read again if it has a PodEIP. So a pod with a PodEIP
+keeps its EIP whether or not it is labelled; what an unlabelled pod lacks is being seen when
+it changes.
 """
 
 from __future__ import annotations
@@ -105,8 +116,11 @@ class _Table(Generic[T]):
         #: The resourceVersion of our last listing (see the module docstring).
         self.floor = ""
 
-    def put(self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None]) -> bool:
-        """Store the object unless what is stored is newer; True if the entry changed."""
+    def put(
+        self, body: Mapping[str, Any], *, confirmed: bool, gone: Mapping[str, None], fresh: bool = False
+    ) -> bool:
+        """Store the object unless what is stored is newer; True if the entry changed. ``fresh``:
+        an answer of the API server (as of now), which the listing's floor does not apply to."""
         meta = _meta(body)
         key, uid, version = key_of(body), str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
         if uid and uid in gone:
@@ -116,7 +130,13 @@ class _Table(Generic[T]):
             if confirmed and current.uid == uid:
                 current.confirmed = True  # kopf's stream knows the object: it will deliver its deletion
             return False
-        if current is None and version and self.floor and not at_least_as_new(version, self.floor):
+        if (
+            current is None
+            and not fresh
+            and version
+            and self.floor
+            and not at_least_as_new(version, self.floor)
+        ):
             return False  # older than our listing, which did not have it: gone since
         changed = current is None or current.version != version or not version
         try:
@@ -154,6 +174,7 @@ class ClusterView:
         asks_for_eip: Callable[[Mapping[str, str]], bool],
         on_change: Callable[[Key], None] = lambda key: None,
         on_gone: Callable[[Key], None] | None = None,
+        pod_label: tuple[str, str] | None = None,
     ) -> None:
         self.asks_for_eip = asks_for_eip
         self.on_change = on_change
@@ -161,9 +182,12 @@ class ClusterView:
         #: work queue's urgent add, which breaks any hold of the key, since the pod's IP may be
         #: given to another pod and its EIP must be unbound at once (reconcile/queue.py).
         self.on_gone = on_gone
+        #: The label (key, value) the pod watch selects on; None: it sees every pod.
+        self.pod_label = pod_label
         self._pods: _Table[PodView] = _Table(PodView.from_body)
         self._podeips: _Table[PodEIP] = _Table(PodEIP.model_validate)
-        #: Keys of PodEIPs whose pod the view knows to be gone (deleted, not listed, NotFound).
+        #: Keys of PodEIPs whose pod the view knows to be gone (deleted, not listed, NotFound;
+        #: with ``pod_label``, "not listed" is not known gone).
         self._absent: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.ready = asyncio.Event()
@@ -201,6 +225,17 @@ class ClusterView:
             return key in self._podeips.entries and key not in self._absent
         return not entry.confirmed
 
+    @property
+    def pod_selector(self) -> str | None:
+        return None if self.pod_label is None else "=".join(self.pod_label)
+
+    def watched(self, body: Mapping[str, Any]) -> bool:
+        """Whether the pod watch delivers this pod's changes (all pods, or only the labelled)."""
+        if self.pod_label is None:
+            return True
+        labels = _meta(body).get("labels")
+        return isinstance(labels, Mapping) and labels.get(self.pod_label[0]) == self.pod_label[1]
+
     def podeip_unsure(self, key: Key) -> bool:
         entry = self._podeips.entries.get(key)
         return entry is not None and not entry.confirmed
@@ -212,9 +247,20 @@ class ClusterView:
         pod = self.pod(key)
         if self.pod_unsure(key):
             try:
+                known = key in self._pods.entries
                 body = await pods.get_pod(*key)
                 pod = PodView.from_body(body)
-                self.put_pod(body)  # it concerns us now: its PodEIP is here
+                # It concerns us now (its PodEIP is here); the read is current, even when the pod
+                # is older than our listing, which did not keep it. An unlabelled pod under a
+                # selecting watch stays unconfirmed: no event will come, it is read at every pass.
+                self.put_pod(body, confirmed=self.watched(body), fresh=True)
+                if not known and not self.watched(body):
+                    logger.warning(
+                        "pod %s/%s has a PodEIP but not the label %s: its changes and its deletion "
+                        'are not watched (README "Watching only labelled pods"); label it',
+                        *key,
+                        self.pod_selector,
+                    )
             except NotFound:
                 self.drop_pod(key)
                 pod = None
@@ -245,6 +291,11 @@ class ClusterView:
         key, uid = key_of(body), str(_meta(body).get("uid") or "")
         self._notice_listing("pods", kind)
         if kind == "DELETED":
+            left = self.pod_label is not None and not _meta(body).get("deletionTimestamp")
+            if left:  # a selecting watch's DELETED of a lost label (see the module docstring)
+                if self._pods.drop(key, uid):
+                    self.on_change(key)  # its pass reads it, if it has a PodEIP
+                return
             self._forget(uid)
             self._gone_pod(key)
             if self._pods.drop(key, uid):
@@ -275,9 +326,9 @@ class ClusterView:
             self.relisted.set()
 
     # ---- answers (and events) ----------------------------------------------------------------
-    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
+    def put_pod(self, body: Mapping[str, Any], *, confirmed: bool = True, fresh: bool = False) -> None:
         self._absent.discard(key_of(body))
-        if self._pods.put(body, confirmed=confirmed, gone=self._gone):
+        if self._pods.put(body, confirmed=confirmed, gone=self._gone, fresh=fresh):
             self.on_change(key_of(body))
 
     def put_podeip(self, body: Mapping[str, Any], *, confirmed: bool = True) -> None:
@@ -318,10 +369,17 @@ class ClusterView:
     async def fill(self, pods: Pods, podeips: PodEIPs, *, page_size: int = 500) -> None:
         """List PodEIPs, then pods, page by page (see the module docstring), replacing what the
         listing shows was gone by then. Entries stay unconfirmed until the watch delivers them.
-        Also after kopf listed again (``relisted``): what went meanwhile leaves the view."""
+        Also after kopf listed again (``relisted``): what went meanwhile leaves the view. With
+        ``pod_label``, only labelled pods are listed."""
+        selector = self.pod_selector
+        pod_pages = (
+            pods.pages(page_size=page_size, label_selector=selector)
+            if selector
+            else pods.pages(page_size=page_size)
+        )
         for table, pages, keep in (
             (self._podeips, podeips.pages(page_size=page_size), self._keep_podeip),
-            (self._pods, pods.pages(page_size=page_size), self._keep_pod),
+            (self._pods, pod_pages, self._keep_pod),
         ):
             listed: set[Key] = set()
             version = ""
@@ -335,7 +393,7 @@ class ClusterView:
                     table.drop(key)  # gone before the listing, and no DELETED event came (yet)
                     self.on_change(key)
             table.floor = version
-            if table is self._pods:  # a PodEIP whose pod the listing does not have: gone
+            if table is self._pods and self.pod_label is None:  # a PodEIP whose pod is not listed: gone
                 self._absent = {key for key in self._podeips.entries if key not in listed}
         logger.info("view filled: %d PodEIPs, %d pods that ask for an EIP or have one",
                     len(self._podeips.entries), len(self._pods.entries))  # fmt: skip
@@ -487,7 +545,7 @@ class ViewedPods(Pods):
 
     def _answer(self, body: Body) -> None:
         if self._view.concerns(body):
-            self._view.put_pod(body)
+            self._view.put_pod(body, confirmed=self._view.watched(body), fresh=True)
 
     async def get_pod(self, namespace: str, name: str) -> Body:
         with self._answering(namespace, name):
@@ -506,8 +564,10 @@ class ViewedPods(Pods):
             namespace, label_selector=label_selector, field_selector=field_selector
         )
 
-    def pages(self, *, page_size: int = 500) -> AsyncIterator[tuple[Items, str]]:
-        return self._inner.pages(page_size=page_size)
+    def pages(
+        self, *, page_size: int = 500, label_selector: str | None = None
+    ) -> AsyncIterator[tuple[Items, str]]:
+        return self._inner.pages(page_size=page_size, label_selector=label_selector)
 
     async def patch_pod_annotations(
         self, namespace: str, name: str, annotations: Mapping[str, str | None], *, uid: str | None = None

@@ -227,10 +227,12 @@ async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     for podeip in podeips:
         key = (podeip.metadata.namespace or "", podeip.metadata.name or "")
-        # Without a view (no watch): every PodEIP, as a resync from Kubernetes.
-        why = (
-            needs_pass(podeip, d.view.pod(key), by_id, status_fields=d.status_fields) if watched else "resync"
-        )
+        # Without a view (no watch): every PodEIP, as a resync from Kubernetes. A pod the view
+        # cannot vouch for (an unlabelled one a selecting watch does not deliver: k8s/view.py)
+        # is read by its pass.
+        unsure = d.view.pod_label is not None and d.view.pod_unsure(key)
+        pod = None if unsure else d.view.pod(key)
+        why = needs_pass(podeip, pod, by_id, status_fields=d.status_fields) if watched else "resync"
         if why is not None:
             logger.debug("resync %s/%s: %s", *key, why, extra=log_fields(podeip))
             d.enqueue(key)

@@ -301,3 +301,24 @@ def test_the_last_state_of_a_deleted_podeip_never_drops_its_successor(view: Clus
     )
     found = view.podeip(KEY)
     assert found is not None and found.metadata.uid == "peip-new"
+
+
+async def test_a_pod_older_than_the_listing_read_for_a_new_podeip_is_kept(
+    view: ClusterView, changes: list[tuple[str, str]]
+) -> None:
+    """Regression (found on branch ``label``): a pod listed at start-up that did not concern us
+    was read when a PodEIP appeared for it, but the answer was refused as older than the listing
+    (its resourceVersion is): the view never kept it, so every pass read it again and the
+    collector, finding no pod in the view, took it as needing a pass at every period."""
+    api = Api([pod("5", annotations={})], [], version="50")
+    pods, podeips = apis(api)
+    await view.fill(pods, podeips)
+    assert view.pod(KEY) is None, "nothing to us yet"
+    view.podeip_event("ADDED", podeip("60"))
+    changes.clear()
+    first, _ = await view.observe(KEY, pods)
+    second, _ = await view.observe(KEY, pods)
+    assert first is not None and second is not None and second.uid == "pod-1"
+    assert view.pod(KEY) is not None and not view.pod_unsure(KEY), "kept: the read is current"
+    assert api.reads == [("pod", *KEY)], "read once, kept from then on"
+    assert changes == [KEY]
