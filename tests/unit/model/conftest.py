@@ -13,5 +13,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         "model-based test ({max_examples} examples × {stateful_step_count} steps at most): ".format(**PROFILE)
         + "{examples:.0f} examples run, {steps:.0f} steps ({quiet:.0f} quiet), {passes:.0f} reconcile "
-        "passes, {drains:.0f} drains, {seconds:.1f} s".format(**STATS)
+        "passes, {drains:.0f} drains, {crashes:.0f} crashes mid-pass, {seconds:.1f} s".format(**STATS)
     )
