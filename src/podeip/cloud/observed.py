@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
+from podeip.cloud import ratelimit
 from podeip.cloud.clock import Clock
 from podeip.cloud.models import (
     DEFAULT_BANDWIDTH,
@@ -100,6 +101,11 @@ class Coalescer(Generic[K, V]):
         return await asyncio.shield(future)
 
     async def _run(self) -> None:
+        # This task copied the context of the pass that started it: a batch serves many pods,
+        # so it books no rate-limit slot in that one pass's name (``ratelimit.reserve_for``);
+        # it waits for a slot as the collector does (Describe's limit is rarely reached).
+        ratelimit.HOLDER.set(None)
+        ratelimit.MAX_WAIT.set(None)
         while self._gathering:
             await asyncio.sleep(self._window)  # the lookups of this moment join the batch
             batch, self._gathering = self._gathering, {}

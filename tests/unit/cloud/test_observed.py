@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from podeip.cloud import errors
+from podeip.cloud import errors, ratelimit
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import AllocateRequest, Allocation, Eip, EipStatus, Eni
-from podeip.cloud.observed import HORIZON, ObservedEips
+from podeip.cloud.observed import HORIZON, Coalescer, ObservedEips
 from podeip.simulator.engine import Engine, EngineConfig
 from podeip.simulator.provider import SimulatedEipProvider
 
@@ -377,3 +377,23 @@ def test_a_new_event_loop_starts_afresh() -> None:
     asyncio.run(left_waiting())
     assert cloud.described() == []
     assert asyncio.run(observed.get_eip("eip-1")) is not None
+
+
+async def test_a_batch_books_no_rate_limit_slot_in_the_name_of_the_pass_that_started_it() -> None:
+    """A batch runs in a task that copied the context of the first pass to look: it serves
+    many pods, so it must not reserve a slot for that one pass (``ratelimit.reserve_for``), nor
+    give up after that pass's short ``max_wait``: it runs with neither."""
+    seen: list[tuple[object, object]] = []
+
+    async def fetch(keys: list[str]) -> dict[str, str]:
+        seen.append((ratelimit.HOLDER.get(), ratelimit.MAX_WAIT.get()))
+        return {key: key.upper() for key in keys}
+
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+
+    async def a_pass(key: str) -> str:
+        ratelimit.reserve_for(("ns", key), max_wait=0.05)
+        return await coalescer.get(key)
+
+    assert await asyncio.gather(a_pass("a"), a_pass("b")) == ["A", "B"]
+    assert seen == [(None, None)]
