@@ -58,6 +58,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -438,6 +439,20 @@ class ClusterView:
         return any(not e.confirmed for table in (self._pods, self._podeips) for e in table.entries.values())
 
 
+def _dropping_when_gone(drop: Callable[[Key], None]) -> Callable[[str, str], AbstractContextManager[None]]:
+    """For the API wrappers below: a request answered NotFound drops its entry from the view."""
+
+    @contextlib.contextmanager
+    def answering(namespace: str, name: str) -> Iterator[None]:
+        try:
+            yield
+        except NotFound:
+            drop((namespace, name))
+            raise
+
+    return answering
+
+
 class ViewedPodEIPs(PodEIPs):
     """The PodEIPs API, putting every answer into the view (writes keep their guards: a
     resourceVersion or UID precondition, as :class:`PodEIPs` sends them)."""
@@ -445,14 +460,7 @@ class ViewedPodEIPs(PodEIPs):
     def __init__(self, inner: PodEIPs, view: ClusterView) -> None:
         self._inner = inner
         self._view = view
-
-    @contextlib.contextmanager
-    def _answering(self, namespace: str, name: str) -> Iterator[None]:
-        try:
-            yield
-        except NotFound:
-            self._view.drop_podeip((namespace, name))
-            raise
+        self._answering = _dropping_when_gone(view.drop_podeip)
 
     async def create(self, body: Body) -> Body:
         created = await self._inner.create(body)
@@ -543,14 +551,7 @@ class ViewedPods(Pods):
     def __init__(self, inner: Pods, view: ClusterView) -> None:
         self._inner = inner
         self._view = view
-
-    @contextlib.contextmanager
-    def _answering(self, namespace: str, name: str) -> Iterator[None]:
-        try:
-            yield
-        except NotFound:
-            self._view.drop_pod((namespace, name))
-            raise
+        self._answering = _dropping_when_gone(view.drop_pod)
 
     def _answer(self, body: Body) -> None:
         if self._view.concerns(body):
