@@ -381,7 +381,7 @@ async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leader
         if (leadership is not None and not leadership.leading) or not deps.view.ready.is_set():
             continue
         try:
-            await gc.run_pass(deps, looks=reconciler.looks)
+            await gc.run_pass(deps)
         except Exception:
             logger.exception("garbage collection pass failed")
 

@@ -48,7 +48,6 @@ from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
 from podeip.reconcile import records, steps
 from podeip.reconcile.deps import Deps, log_fields, podeip_ref
-from podeip.reconcile.looks import Looks
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +204,7 @@ def needs_pass(
     return None
 
 
-async def run_pass(d: Deps, *, looks: Looks | None = None, dry_run: bool = False) -> Sweep:
+async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
     try:
         eips: list[Eip] | None = await d.cloud.describe_eips(

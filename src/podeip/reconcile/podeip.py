@@ -225,14 +225,6 @@ class Reconciler:
         return podeip
 
     # ---- reading -------------------------------------------------------------------------
-    @staticmethod
-    async def _get(getter: Callable[[str, str], Any], namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            result: dict[str, Any] = await getter(namespace, name)
-            return result
-        except kube_errors.NotFound:
-            return None
-
     def _parse(self, pod: PodView) -> ParseResult:
         s = self.d.settings
         # On a virtual node served by us, ECI reads its own eci-* aliases: we must not (§2.5).

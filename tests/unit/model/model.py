@@ -607,7 +607,7 @@ class OperatorModel(RuleBasedStateMachine):
     @rule()
     def sweep(self) -> None:
         try:
-            run(self.loop, gc.run_pass(self.bed.deps, looks=self.bed.reconciler.looks))
+            run(self.loop, gc.run_pass(self.bed.deps))
         except Crash:
             self.driver.restart()
         self.settle()
@@ -629,13 +629,13 @@ class OperatorModel(RuleBasedStateMachine):
         for key in bed.world.podeips:
             self.driver.add(key)
         self.settle(horizon=600, passes=200)
-        sweep = run(self.loop, gc.run_pass(bed.deps, looks=bed.reconciler.looks))
+        sweep = run(self.loop, gc.run_pass(bed.deps))
         for key in list(bed.world.podeips):
             run(self.loop, bed.world.delete(*key))
             self.driver.add(key)
         self.settle(horizon=600, passes=200)
         bed.clock.advance(GRACE + 1)
-        last = run(self.loop, gc.run_pass(bed.deps, looks=bed.reconciler.looks))
+        last = run(self.loop, gc.run_pass(bed.deps))
         self.settle(horizon=600, passes=200)
         bed.clock.advance(60)  # releases finish
         listed = {

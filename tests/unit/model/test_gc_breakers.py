@@ -101,7 +101,7 @@ async def test_the_dry_run_setting_mutates_nothing() -> None:
     bed = Bed(settings)
     ids = sweepable(bed)
     before = world_state(bed)
-    sweep = await gc.run_pass(bed.deps, looks=bed.reconciler.looks)
+    sweep = await gc.run_pass(bed.deps)
     assert sweep.candidates == [ids["orphan"]] and sweep.released == [] and sweep.aborted is None
     assert bed.engine.mutations() == [] and world_state(bed) == before
     assert len(bed.deps.released_at) == 0  # a dry run spends none of the hourly budget

@@ -58,7 +58,7 @@ async def test_an_agreeing_podeip_is_not_enqueued_and_nothing_is_listed_in_kuber
     await bound_and_watched(bed)
     counting = Counting(bed)
     before = listings(bed)
-    sweep = await gc.run_pass(bed.deps, looks=bed.reconciler.looks)
+    sweep = await gc.run_pass(bed.deps)
     assert sweep.aborted is None and sweep.podeips == 1
     assert bed.enqueued == [] and counting.lists == 0
     assert listings(bed) == before + 1
@@ -68,7 +68,7 @@ async def test_an_eip_unbound_out_of_band_is_enqueued_and_bound_again() -> None:
     bed = Bed()
     allocation_id = await bound_and_watched(bed)
     bed.engine.edit_eip(allocation_id, status=EipStatus.AVAILABLE, instance_id="", private_ip="")
-    await gc.run_pass(bed.deps, looks=bed.reconciler.looks)
+    await gc.run_pass(bed.deps)
     assert bed.enqueued == [KEY]
     await bed.settle()
     eip = next(e for e in bed.engine.eips() if e.allocation_id == allocation_id)

@@ -173,7 +173,7 @@ async def test_r8_a_released_orphan_leaves_no_observation_behind(bed: Bed) -> No
     orphan = tagged(bed, "uid-gone", status=EipStatus.AVAILABLE)
     bed.clock.advance(GRACE + 1)
     looks = bed.reconciler.looks
-    sweep = await gc.run_pass(bed.deps, looks=looks)
+    sweep = await gc.run_pass(bed.deps)
     assert sweep.released == [orphan]
     bed.clock.advance(30)  # the release's transition is over: the EIP is gone
     describes = len(bed.engine.call_log(action="DescribeEipAddresses"))
