@@ -181,6 +181,11 @@ class ObservedEips:
         seen = self._seen.get(allocation_id)
         return None if seen is None else (seen.eip, seen.at)
 
+    def last_seen(self, allocation_id: str) -> tuple[Eip | None, float]:
+        """The EIP as last seen (None: not seen, or seen missing) and that look's age (seconds)."""
+        seen = self._seen.get(allocation_id)
+        return (None, HORIZON) if seen is None else (seen.eip, self._clock() - seen.at)
+
     async def _changing(self, allocation_ids: Sequence[str], call: Awaitable[V]) -> V:
         self._forget(allocation_ids)
         try:
@@ -244,6 +249,15 @@ class ObservedEips:
 
     async def find_enis(self, private_ips: Sequence[str]) -> dict[str, tuple[Eni, ...]]:
         return await self.inner.find_enis(private_ips)
+
+    def ensure_slot(self, method: str) -> None:
+        """Raise ``RateLimited`` now if the provider's rate limit would make ``method``
+        (``"associate_eip"``, ``"unassociate_eip"``) wait beyond what this pass may, reserving
+        the slot: the reads that only serve that call are then made when it is due, not twice.
+        A provider without a client-side limit has nothing to check."""
+        ensure = getattr(self.inner, "ensure_slot", None)
+        if ensure is not None:
+            ensure(method)
 
     async def wait_for_status(self, allocation_id: str, *, wanted: EipStatus, timeout: float) -> Eip:  # noqa: ASYNC109
         return await self.inner.wait_for_status(allocation_id, wanted=wanted, timeout=timeout)

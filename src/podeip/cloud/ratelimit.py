@@ -95,16 +95,44 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
 
+    def ensure(self, api: str) -> None:
+        """Raise ``RateLimited`` now, and reserve the slot for this task's holder, if a call of
+        ``api`` would have to wait beyond ``MAX_WAIT``; take nothing otherwise.
+
+        For reads that only serve that call (R6's fresh look before an Unassociate): made
+        before a slot that is far away, they would be stale by then and made again. A slot
+        near enough is not taken here: the call takes it (should another take it first, the
+        call is told to come back, as without this check)."""
+        schedule = self._schedules.get(api)
+        max_wait, holder = MAX_WAIT.get(), HOLDER.get()
+        if schedule is None or max_wait is None or holder is None:
+            return
+        interval, tolerance = schedule
+        now = self._clock()
+        slot = self._reserved.get(api, {}).get(holder)
+        if slot is not None and slot + interval >= now:  # reserved earlier, not lapsed
+            wait = slot - now
+        else:
+            wait = max(0.0, max(self._next.get(api, now), now) - tolerance - now)
+        if wait > max_wait:
+            self._take(api, max_wait, holder)  # reserves it (or finds it reserved) and raises
+
     async def acquire(
         self, api: str, *, max_wait: float | None = None, holder: Hashable | None = None
     ) -> None:
         """Wait until a call of ``api`` fits in its budget, then count it."""
-        schedule = self._schedules.get(api)
-        if schedule is None:
+        if api not in self._schedules:
             return
-        interval, tolerance = schedule
         max_wait = MAX_WAIT.get() if max_wait is None else max_wait
         holder = HOLDER.get() if holder is None else holder
+        wait = self._take(api, max_wait, holder)
+        if wait > 0.0:
+            await self._sleep(wait)
+
+    def _take(self, api: str, max_wait: float | None, holder: Hashable | None) -> float:
+        """Count a call of ``api`` and return how long to wait for its slot, or raise
+        ``RateLimited`` (a slot beyond ``max_wait``: reserved for ``holder`` if there is one)."""
+        interval, tolerance = self._schedules[api]
         now = self._clock()
         reserved = self._reserved.setdefault(api, {})
         while reserved:  # lapsed reservations (in slot order)
@@ -133,5 +161,4 @@ class RateLimiter:
                 raise errors.RateLimited(
                     f"{api}: client-side limit, slot reserved in {wait:.1f}s", operation=api, retry_after=wait
                 )
-        if wait > 0.0:
-            await self._sleep(wait)
+        return wait

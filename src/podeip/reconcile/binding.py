@@ -115,6 +115,7 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     assert step.eni is not None
     podeip, pod = _podeip(o), _pod(o)
     allocation_id = podeip.spec.allocation_id
+    p.looks.ensure_slot("associate_eip")  # a far slot: reserved, and the pod read then (R10)
     await still_the_same_pod(p, pod)
     p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
     p.memory.rounds[(key_of(podeip), "associate")] = step.round

@@ -20,6 +20,7 @@ not describe what it saw a moment ago, and a wait for an async state costs about
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -35,6 +36,16 @@ from podeip.reconcile.queue import Hold, Key, Requeue
 STEADY, FRESH = 30.0, 2.0
 #: Bounds of the delay between looks at an EIP in an async state.
 POLL_MIN, POLL_MAX = 0.25, 5.0
+#: The transition estimate before any wait was seen: Alibaba's associations and unassociations
+#: take about two seconds (the simulator's default mirrors that). Too low costs a wasted look
+#: per transition until the first waits are learnt; too high, latency: 2 s errs on neither side.
+INITIAL_ESTIMATE = 2.0
+#: The estimate is the longest of the last ESTIMATE_WINDOW transitions (a high quantile, not a
+#: mean): a first look that comes too early is a wasted Describe and a quarter-estimate of
+#: latency, one that comes a little late costs only that little. A first look that succeeds
+#: only says "done by then", so it is remembered as PROBE × its delay: the estimate creeps
+#: down by 5 % once the window holds nothing longer, and a miss raises it again at once.
+ESTIMATE_WINDOW, PROBE, ESTIMATE_MAX = 16, 0.95, 10.0
 #: The async states, and the reason shown while an EIP is in one (the catalogue's names).
 BUSY_REASONS = {
     EipStatus.ASSOCIATING: c.EV_ASSOCIATING,
@@ -55,14 +66,31 @@ class Looks:
         self._clock = clock
         #: Waits and backoffs run on this (``Deps.monotonic``; a manual clock in tests).
         self._monotonic = monotonic
-        #: key → (monotonic start, looks so far)
-        self._waits: dict[Key, tuple[float, int]] = {}
-        #: How long async transitions take here, learnt from the waits (seconds).
-        self.transition_estimate = 1.0
+        #: key → (monotonic start, looks so far, the first look's delay)
+        self._waits: dict[Key, tuple[float, int, float]] = {}
+        #: How long the last transitions took here (seconds, upper bounds: see ESTIMATE_WINDOW).
+        self._took: deque[float] = deque([INITIAL_ESTIMATE], maxlen=ESTIMATE_WINDOW)
+
+    @property
+    def transition_estimate(self) -> float:
+        """How long async transitions take here, learnt from the waits (seconds)."""
+        return min(ESTIMATE_MAX, max(POLL_MIN, max(self._took)))
+
+    @transition_estimate.setter
+    def transition_estimate(self, seconds: float) -> None:
+        self._took = deque([seconds], maxlen=ESTIMATE_WINDOW)
 
     # ---- observations -------------------------------------------------------------------------
     async def eip(self, allocation_id: str, *, max_age: float = FRESH) -> Eip | None:
-        """The EIP as seen at most ``max_age`` seconds ago (never a busy state from memory)."""
+        """The EIP as seen at most ``max_age`` seconds ago (never a busy state from memory).
+
+        A fresh look at an EIP last seen bound is R6's look before an Unassociate: when the
+        rate limit puts that call far off, the slot is reserved first (``RateLimited``: the key
+        comes back then) and the look is made then, not now and again when it would be stale."""
+        if max_age <= FRESH:
+            last, age = self._cloud.last_seen(allocation_id)
+            if last is not None and last.status is EipStatus.IN_USE and age > max_age:
+                self._cloud.ensure_slot("unassociate_eip")
         return await self._cloud.get_eip(allocation_id, max_age=max_age)
 
     # ---- waits and backoffs ------------------------------------------------------------------------
@@ -72,12 +100,16 @@ class Looks:
         """The first look after the learnt transition time, then at a quarter of it, growing.
         The key is in flight: served before new work when due."""
         now = self._monotonic()
-        started, looks = self._waits.get(key, (now, 0))
+        started, looks, first = self._waits.get(key, (now, 0, 0.0))
         estimate = self.transition_estimate
         delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
         delay = min(POLL_MAX, max(POLL_MIN, delay))
-        self._waits[key] = (started, looks + 1)
+        self._waits[key] = (started, looks + 1, delay if looks == 0 else first)
         return Requeue(after=delay, reason=reason, hold=Hold.IN_FLIGHT)
+
+    def ensure_slot(self, method: str) -> None:
+        """``ObservedEips.ensure_slot``: before the reads that only serve a rate-limited call."""
+        self._cloud.ensure_slot(method)
 
     @staticmethod
     def back_off(key: Key, delay: float, reason: str) -> Requeue:
@@ -89,12 +121,10 @@ class Looks:
         wait = self._waits.pop(key, None)
         if wait is None:
             return
-        started, looks = wait
-        if looks == 1:  # reached at the first look: it may have been reached earlier; probe lower
-            estimate = 0.95 * self.transition_estimate
-        else:
-            estimate = 0.7 * self.transition_estimate + 0.3 * (self._monotonic() - started)
-        self.transition_estimate = min(10.0, max(POLL_MIN, estimate))
+        started, looks, first = wait
+        # Reached at the first look: done by then, perhaps earlier (probe a little lower).
+        # Reached later: it took at most this long (the looks' own latency included).
+        self._took.append(PROBE * first if looks == 1 else self._monotonic() - started)
 
     def clear(self, key: Key) -> None:
         self._waits.pop(key, None)

@@ -16,7 +16,7 @@ import random
 import pytest
 
 from podeip import cloud_apis
-from podeip.cloud import errors, retry
+from podeip.cloud import errors, ratelimit, retry
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.ratelimit import RateLimiter, TokenBucket
 from podeip.settings import CloudSettings, RateLimit
@@ -193,3 +193,24 @@ async def test_reserving_workers_never_exceed_alibabas_bucket_at_the_default_lim
         made += 1
         del due[key]
     assert made == 300
+
+
+async def test_ensure_takes_no_slot_when_one_is_near_and_reserves_a_far_one_for_the_caller() -> None:
+    clock = ManualClock()
+    limiter = RateLimiter(LIMITS, clock=clock, sleep=clock.sleep)
+    ratelimit.reserve_for("a", max_wait=0.0)
+    for _ in range(3):  # a slot is free: nothing is taken, however often it is asked
+        limiter.ensure("AssociateEipAddress")
+    for _ in range(2):  # the burst is still all there
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="x")
+    ratelimit.reserve_for("b", max_wait=0.0)
+    with pytest.raises(errors.RateLimited) as far:  # b's slot is 1 s off: reserved for b now
+        limiter.ensure("AssociateEipAddress")
+    assert far.value.retry_after == pytest.approx(1.0)
+    with pytest.raises(errors.RateLimited) as behind:  # c queues behind b's reserved slot
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="c")
+    assert behind.value.retry_after == pytest.approx(2.0)
+    clock.advance(1.0)
+    limiter.ensure("AssociateEipAddress")  # b is back at its slot: go on (to the reads, then the call)
+    await limiter.acquire("AssociateEipAddress")  # b's own slot, without waiting
+    assert clock.sleeps == []

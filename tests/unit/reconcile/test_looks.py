@@ -3,8 +3,8 @@
 - a look asks the provider's observation cache (``ObservedEips``, tested in
   tests/unit/cloud/test_observed.py) with the age it allows, and refuses a bare provider;
 - the first look after a mutation waits for the learnt transition time, as a hold of the key in
-  flight (the queue keeps events from running it earlier: test_queue.py); the estimate follows
-  how long transitions really take;
+  flight (the queue keeps events from running it earlier: test_queue.py); the estimate is the
+  longest recent transition, so first-look successes do not drag it below the real time;
 - a backoff is a plain hold of its delay.
 """
 
@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eip, EipStatus
 from podeip.cloud.observed import ObservedEips
-from podeip.reconcile.looks import Looks
+from podeip.reconcile.looks import ESTIMATE_WINDOW, INITIAL_ESTIMATE, PROBE, Looks
 from podeip.reconcile.queue import Hold
 
 
@@ -62,17 +63,27 @@ def test_the_first_look_waits_the_estimate_and_holds_the_key_in_flight() -> None
     assert looks.poll(("ns", "other"), "x").after == pytest.approx(2.0)  # keys are apart
 
 
-def test_the_estimate_drops_when_the_first_look_succeeds_and_grows_when_it_does_not() -> None:
-    looks = Looks(ObservedEips(Cloud([])), clock=Clock())  # type: ignore[arg-type]
+def test_the_estimate_is_the_longest_recent_transition_and_first_look_successes_barely_lower_it() -> None:
+    mono = ManualClock()
+    looks = Looks(ObservedEips(Cloud([])), clock=Clock(), monotonic=mono)  # type: ignore[arg-type]
+    assert looks.transition_estimate == pytest.approx(INITIAL_ESTIMATE)
     looks.transition_estimate = 2.0
-    looks.poll(("ns", "a"), "x")
-    looks.settled(("ns", "a"))
-    assert looks.transition_estimate == pytest.approx(1.9)
-    looks.poll(("ns", "b"), "x")
+    for n in range(ESTIMATE_WINDOW - 1):  # reached at the first look, again and again
+        looks.poll(("ns", f"a{n}"), "x")
+        looks.settled(("ns", f"a{n}"))
+    # Still the longest seen: a mean of first-look successes would have drifted below the
+    # real transition (2.0 · 0.95¹⁵ ≈ 0.93 s), and every first look would then come too early.
+    assert looks.transition_estimate == pytest.approx(2.0)
+    looks.poll(("ns", "last"), "x")
+    looks.settled(("ns", "last"))
+    assert looks.transition_estimate == pytest.approx(2.0 * PROBE)  # the window forgot 2.0: probe
+    looks.poll(("ns", "b"), "x")  # a miss: the first look at 1.9 s found it busy
+    mono.advance(1.9)
     second = looks.poll(("ns", "b"), "x")
     assert second.after < 1.9  # later looks come faster than the first
+    mono.advance(second.after)
     looks.settled(("ns", "b"))
-    assert looks.transition_estimate < 1.9  # settled almost at once (elapsed ≈ 0)
+    assert looks.transition_estimate == pytest.approx(1.9 + second.after)  # raised at once
 
 
 def test_a_backoff_is_a_hold_of_its_delay() -> None:

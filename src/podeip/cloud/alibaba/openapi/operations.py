@@ -71,6 +71,14 @@ class EipOperations(abc.ABC):
         self._sleep = sleep
         self._rng = rng
 
+    #: The port's mutating methods, by the API name their rate limit is kept under.
+    _APIS: Final = {"associate_eip": "AssociateEipAddress", "unassociate_eip": "UnassociateEipAddress"}
+
+    def ensure_slot(self, method: str) -> None:
+        """``RateLimited`` (the slot reserved for this pass) if ``method`` would wait for its
+        rate limit beyond what this task may: see ``RateLimiter.ensure``."""
+        self._limiter.ensure(self._APIS[method])
+
     @abc.abstractmethod
     async def _call(self, action: str, params: wire.Params) -> Mapping[str, Any]:
         """Send one OpenAPI action once; return the answer or raise a classified CloudError."""
