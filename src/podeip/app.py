@@ -42,7 +42,7 @@ from podeip.observability.metrics import Metrics, start_metrics_server
 from podeip.reconcile import gc
 from podeip.reconcile.deps import Deps, asks_for_eip
 from podeip.reconcile.podeip import Reconciler
-from podeip.reconcile.queue import WorkQueue
+from podeip.reconcile.queue import Key, WorkQueue
 from podeip.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -258,7 +258,13 @@ async def running(
             gate=leadership.held if leadership else None,
             clock=deps.monotonic,  # the one clock of waits, holds and backoffs
         )
-        deps.enqueue = deps.view.on_change = queue.add
+        deps.enqueue = queue.add
+
+        def on_change(key: Key) -> None:
+            reconciler.saw(key)  # the pod's ENI is looked up as soon as it has its IP
+            queue.add(key)
+
+        deps.view.on_change = on_change
         deps.view.on_gone = lambda key: queue.add(key, urgent=True)
         runner = None
         if settings.metrics_port:

@@ -25,6 +25,13 @@ every pod's pass looks at its EIP, so the operator reaches the cloud through thi
   observation, as the safety rules require (R6's "fresh look before unbinding"). EIPs go out as
   ``describe_eips(allocation_ids=...)`` (the provider splits them by the API's 50 IDs per
   call), pod IPs as ``find_enis(...)`` (100 per call).
+- **ENIs looked up early**: the ENI that holds a pod IP is looked up when the watch first shows
+  the pod with its IP (``find_eni_early``; pods of a burst get theirs together, so their lookups
+  gather for ``ENI_GATHER`` seconds into one call) and remembered for that pod UID and IP, until
+  an Associate to that IP fails (other than unsent or unanswered: a wrong or stale answer costs
+  one call, then it is looked up again) or ``HORIZON`` passed (kept after a success, so that the
+  pod's later events do not look it up again). An IP stays on its ENI for the pod's life; an
+  IP found on no ENI is never remembered (it may not be attached yet).
 
 The decorator is vendor-neutral: it knows the port and the models, nothing of Alibaba.
 """
@@ -40,6 +47,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from podeip.cloud import ratelimit
 from podeip.cloud.clock import Clock
+from podeip.cloud.errors import RateLimited, Throttled, Transient
 from podeip.cloud.models import (
     DEFAULT_BANDWIDTH,
     DEFAULT_INSTANCE_CHARGE_TYPE,
@@ -55,6 +63,9 @@ from podeip.cloud.provider import EipProvider, single_eni
 
 #: States that change by themselves: never served from memory.
 ASYNC_STATES: Final = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+#: Seconds the early ENI lookups wait for each other before one call (nobody waits for them:
+#: the pass that needs the answer comes after Allocate, which takes longer).
+ENI_GATHER: Final = 0.1
 #: Seconds after which what we remember is dropped (observations, and the marks of our own
 #: changes); a listing that started longer ago than this is not taken as an observation at all,
 #: since the marks it would have to be ordered against may be gone.
@@ -87,6 +98,11 @@ class Coalescer(Generic[K, V]):
         self.batches: deque[int] = deque(maxlen=1000)
 
     async def get(self, key: K) -> V:
+        # Shielded: a caller that gives up does not cancel the answer others wait for.
+        return await asyncio.shield(self.ask(key))
+
+    def ask(self, key: K) -> asyncio.Future[V]:
+        """The answer of the next batch for ``key``, without waiting for it here."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first use, or a new event loop (tests): start afresh
             self._loop, self._gathering, self._runner = loop, {}, None
@@ -97,8 +113,7 @@ class Coalescer(Generic[K, V]):
             self._gathering[key] = future
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
-        # Shielded: a caller that gives up does not cancel the answer others wait for.
-        return await asyncio.shield(future)
+        return future
 
     async def _run(self) -> None:
         # This task copied the context of the pass that started it: a batch serves many pods,
@@ -137,7 +152,14 @@ class _Seen:
 class ObservedEips:
     """An ``EipProvider`` wrapping ``inner``; ``get_eip`` also takes ``max_age`` (seconds)."""
 
-    def __init__(self, inner: EipProvider, *, clock: Clock = time.monotonic, window: float = 0.0) -> None:
+    def __init__(
+        self,
+        inner: EipProvider,
+        *,
+        clock: Clock = time.monotonic,
+        window: float = 0.0,
+        eni_gather: float | None = None,
+    ) -> None:
         self.inner = inner
         self._clock = clock
         self._seen: dict[str, _Seen] = {}
@@ -148,6 +170,11 @@ class ObservedEips:
         self.eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
             lambda ips: self.inner.find_enis(ips), window=window
         )
+        self.early_eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
+            lambda ips: self.inner.find_enis(ips), window=ENI_GATHER if eni_gather is None else eni_gather
+        )
+        #: pod IP → (pod UID, when asked, the lookup): see "ENIs looked up early".
+        self._enis: dict[str, tuple[str, float, asyncio.Future[tuple[Eni, ...]]]] = {}
 
     # ---- what we remember ---------------------------------------------------------------------
     def _record(self, allocation_id: str, eip: Eip | None, at: float) -> None:
@@ -174,6 +201,7 @@ class ObservedEips:
             return
         self._pruned = now
         self._seen = {key: seen for key, seen in self._seen.items() if seen.at >= now - HORIZON}
+        self._enis = {ip: entry for ip, entry in self._enis.items() if entry[1] >= now - HORIZON}
         self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
 
     def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:
@@ -244,8 +272,37 @@ class ObservedEips:
                     self._record(allocation_id, None, at)
         return eips
 
-    async def find_eni(self, private_ip: str) -> Eni | None:
-        return single_eni(private_ip, await self.eni_looks.get(private_ip))
+    def find_eni_early(self, private_ip: str, *, pod_uid: str) -> None:
+        """Start looking up the ENI of this pod's IP; ``find_eni`` with the same UID answers
+        from it. Nothing is awaited here (the watch calls it)."""
+        entry = self._enis.get(private_ip)
+        if entry is not None and entry[0] == pod_uid:
+            return
+        try:
+            lookup = self.early_eni_looks.ask(private_ip)
+        except RuntimeError:  # no event loop (a synchronous caller): the pass looks it up
+            return
+        self._enis[private_ip] = (pod_uid, self._clock(), lookup)
+        self._prune(self._clock())
+
+    async def find_eni(self, private_ip: str, *, pod_uid: str = "") -> Eni | None:
+        """The ENI that holds ``private_ip``: the early lookup for this pod UID if there is one
+        (a failed one, or one that found no ENI, is made again now)."""
+        entry = self._enis.get(private_ip)
+        if pod_uid and entry is not None and entry[0] == pod_uid:
+            try:
+                eni = single_eni(private_ip, await asyncio.shield(entry[2]))
+            except Exception:
+                eni = None
+            if eni is not None:
+                return eni
+            self._enis.pop(private_ip, None)
+        eni = single_eni(private_ip, await self.eni_looks.get(private_ip))
+        if pod_uid and eni is not None:
+            done: asyncio.Future[tuple[Eni, ...]] = asyncio.get_running_loop().create_future()
+            done.set_result((eni,))
+            self._enis[private_ip] = (pod_uid, self._clock(), done)
+        return eni
 
     async def find_enis(self, private_ips: Sequence[str]) -> dict[str, tuple[Eni, ...]]:
         return await self.inner.find_enis(private_ips)
@@ -276,7 +333,13 @@ class ObservedEips:
         call = self.inner.associate_eip(
             allocation_id, eni_id=eni_id, private_ip=private_ip, client_token=client_token
         )
-        await self._changing([allocation_id], call)
+        try:
+            await self._changing([allocation_id], call)
+        except (RateLimited, Throttled, Transient):
+            raise  # not sent, or not answered: the ENI is as good as before
+        except BaseException:
+            self._enis.pop(private_ip, None)  # refused (an ENI gone, an instance error...)
+            raise
 
     async def unassociate_eip(
         self, allocation_id: str, *, eni_id: str, private_ip: str, client_token: str

@@ -21,10 +21,10 @@ from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.base import CLAIM_RECHECK, Pass, key_of
-from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
-from podeip.reconcile.looks import FRESH
+from podeip.reconcile.deps import Deps, asks_for_eip, pod_ref, podeip_ref
+from podeip.reconcile.looks import FRESH, Looks
 from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Observed, Seen, State, Step
-from podeip.reconcile.queue import Requeue
+from podeip.reconcile.queue import Key, Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
@@ -54,8 +54,25 @@ async def look(p: Pass, o: Observed, step: Step) -> Observed:
 
 
 async def find_eni(p: Pass, o: Observed, step: Step) -> Observed:
-    eni = await p.d.cloud.find_eni(_pod(o).pod_ip or "")
+    pod = _pod(o)
+    eni = await p.looks.find_eni(pod.pod_ip or "", pod_uid=pod.uid)
     return replace(o, eni_looked=True, pod_eni=eni)
+
+
+def find_eni_early(d: Deps, looks: Looks, key: Key) -> None:
+    """The watch saw this pod change: if it has its IP, asks for an EIP and its PodEIP does not
+    show it bound there yet, its ENI is looked up now, with those of the pods that got their
+    IPs at the same moment (a burst: one call for up to 100 IPs). ``find_eni`` then answers
+    from it: by then Allocate (rate-limited, one by one) has spread the pods out, and each
+    would look up its ENI alone."""
+    pod = d.view.pod(key)
+    if pod is None or pod.is_gone or not pod.pod_ip or not pod.node_name or not asks_for_eip(pod.annotations):
+        return
+    podeip = d.view.podeip(key)
+    status = podeip.status if podeip is not None else None
+    if status is not None and status.eip_address and status.private_ip_address == pod.pod_ip:
+        return  # bound (or was): the binding steps look it up if they ever need it
+    looks.find_eni_early(pod.pod_ip, pod_uid=pod.uid)
 
 
 async def claim_once(p: Pass, podeip: PodEIP, pod: PodView) -> tuple[ownership.Claim, str]:

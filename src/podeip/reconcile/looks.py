@@ -26,7 +26,7 @@ from datetime import datetime
 
 from podeip import constants as c
 from podeip.cloud.clock import Clock
-from podeip.cloud.models import Eip, EipStatus
+from podeip.cloud.models import Eip, EipStatus, Eni
 from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
 from podeip.reconcile.queue import Hold, Key, Requeue
@@ -106,6 +106,13 @@ class Looks:
         delay = min(POLL_MAX, max(POLL_MIN, delay))
         self._waits[key] = (started, looks + 1, delay if looks == 0 else first)
         return Requeue(after=delay, reason=reason, hold=Hold.IN_FLIGHT)
+
+    def find_eni_early(self, private_ip: str, *, pod_uid: str) -> None:
+        self._cloud.find_eni_early(private_ip, pod_uid=pod_uid)
+
+    async def find_eni(self, private_ip: str, *, pod_uid: str) -> Eni | None:
+        """The ENI of the pod IP: the early lookup's answer for this pod if there is one."""
+        return await self._cloud.find_eni(private_ip, pod_uid=pod_uid)
 
     def ensure_slot(self, method: str) -> None:
         """``ObservedEips.ensure_slot``: before the reads that only serve a rate-limited call."""

@@ -103,7 +103,12 @@ class Reconciler:
             Do.DROP_FINALIZER: teardown.drop_finalizer,
         }
 
-    # ---- entry point ---------------------------------------------------------------------
+    # ---- entry points ---------------------------------------------------------------------
+    def saw(self, key: Key) -> None:
+        """The view changed for this key (before it is queued): start the reads worth starting
+        at once (``binding.find_eni_early``)."""
+        binding.find_eni_early(self.d, self.looks, key)
+
     async def reconcile(self, key: Key) -> None:
         ratelimit.reserve_for(key, max_wait=WORKER_MAX_WAIT)
         pod, podeip = await self.d.view.observe(key, self.d.pods)  # no request at steady state
