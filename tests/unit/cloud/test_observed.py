@@ -6,7 +6,8 @@
   fails, so a listing taken before or during the call never brings the old state back; a
   listing older than a newer look is ignored;
 - coalescing: single looks that arrive together are one Describe with many IDs (and one ENI
-  lookup with many IPs); a look never joins a batch already sent; a failed batch fails its
+  lookup with many IPs); early ENI lookups gather over a moment, are remembered per pod UID and
+  IP (not when no ENI holds it) and forgotten when an Associate to that IP is refused; a look never joins a batch already sent; a failed batch fails its
   looks only; a caller that gives up does not cancel the others' answer;
 - the batch limit: 120 looks at once are one call of the port, which the provider splits into
   three DescribeEipAddresses of at most 50 IDs (the simulated engine counts them).
@@ -341,6 +342,45 @@ async def test_eni_lookups_that_arrive_together_are_one_batch_and_ambiguity_stay
     assert found == eni and outside is None
     assert isinstance(ambiguous, errors.InvalidState) and ambiguous.code == "PodeipAmbiguousEni"
     assert cloud.calls == [("find_enis", ("10.0.0.5", "10.0.0.9", "192.0.2.1"))]
+
+
+async def test_early_eni_lookups_gather_into_one_call_and_are_remembered_per_pod_uid_and_ip() -> None:
+    clock, cloud = ManualClock(), Cloud()
+    eni = Eni(eni_id="eni-1", vpc_id="vpc-1", primary_ip="10.0.0.1", private_ips=("10.0.0.5", "10.0.0.6"))
+    cloud.enis = {"10.0.0.5": (eni,), "10.0.0.6": (eni,)}
+    observed = ObservedEips(cloud, clock=clock, eni_gather=0.05)  # type: ignore[arg-type]
+    observed.find_eni_early("10.0.0.5", pod_uid="uid-a")  # pods of a burst show their IPs ...
+    await asyncio.sleep(0.01)  # ... within the gathering time, not in one turn of the loop
+    observed.find_eni_early("10.0.0.6", pod_uid="uid-b")
+    observed.find_eni_early("10.0.0.7", pod_uid="uid-c")  # on no ENI (yet)
+    observed.find_eni_early("10.0.0.5", pod_uid="uid-a")  # a later event of the same pod
+    assert cloud.calls == []  # nobody waits for them
+    assert await observed.find_eni("10.0.0.5", pod_uid="uid-a") == eni
+    assert await observed.find_eni("10.0.0.6", pod_uid="uid-b") == eni
+    assert cloud.calls == [("find_enis", ("10.0.0.5", "10.0.0.6", "10.0.0.7"))]
+    assert await observed.find_eni("10.0.0.7", pod_uid="uid-c") is None  # not found: asked again
+    assert await observed.find_eni("10.0.0.5", pod_uid="uid-a") == eni  # remembered
+    assert await observed.find_eni("10.0.0.6", pod_uid="uid-other") == eni  # the IP went to a new pod
+    assert cloud.calls[1:] == [("find_enis", ("10.0.0.7",)), ("find_enis", ("10.0.0.6",))]
+
+
+@pytest.mark.parametrize(
+    ("failure", "forgotten"),
+    [(errors.TargetGone("gone", code="InvalidEniId.NotFound"), True), (errors.RateLimited("slot"), False)],
+)
+async def test_an_associate_refused_forgets_the_eni_and_one_never_sent_does_not(
+    failure: errors.CloudError, forgotten: bool
+) -> None:
+    clock, cloud = ManualClock(), Cloud(_eip("eip-1", EipStatus.AVAILABLE))
+    eni = Eni(eni_id="eni-1", vpc_id="vpc-1", primary_ip="10.0.0.1", private_ips=("10.0.0.5",))
+    cloud.enis = {"10.0.0.5": (eni,)}
+    observed = _observed(cloud, clock)
+    assert await observed.find_eni("10.0.0.5", pod_uid="uid-a") == eni
+    cloud.fail = failure
+    with pytest.raises(type(failure)):
+        await observed.associate_eip("eip-1", eni_id="eni-1", private_ip="10.0.0.5", client_token="t")
+    await observed.find_eni("10.0.0.5", pod_uid="uid-a")
+    assert len([c for c in cloud.calls if c[0] == "find_enis"]) == (2 if forgotten else 1)
 
 
 # ---- the batch limit, on the simulated provider ---------------------------------------------

@@ -49,3 +49,24 @@ async def test_concurrent_passes_share_their_describes_and_bind_each_pod_its_own
     # Alone, a lifecycle looks twice (after Associate, before Release) and resolves one ENI.
     assert calls["DescribeEipAddresses"] < PODS
     assert calls["DescribeNetworkInterfaces"] == 1
+
+
+async def test_pods_that_show_their_ips_together_share_one_eni_lookup_even_when_bound_one_by_one() -> None:
+    bed = Bed()
+    keys = [("ns", f"web-{n}") for n in range(PODS)]
+    for n, key in enumerate(keys):
+        bed.eni(f"10.0.1.{n + 10}")
+        bed.add_pod(key=key, pod_ip=f"10.0.1.{n + 10}", uid=f"pod-uid-{n}")
+    bed.add_pod(key=("ns", "no-ip"), pod_ip="", uid="pod-uid-none")
+    bed.world.deliver(bed.view)  # the watch shows them all at once
+    for key in keys:  # then one pass after another, as rate-limited Allocates spread them
+        await bed.settle(key, horizon=300)
+    await bed.settle(("ns", "no-ip"))
+    for key in keys:  # the bound pods' later events look nothing up
+        bed.world.pods[key]["metadata"]["labels"] = {"changed": "yes"}
+    bed.world.deliver(bed.view)
+    await asyncio.sleep(0)
+    lookups = [call for call in bed.engine.call_log() if call.action == "DescribeNetworkInterfaces"]
+    assert len(lookups) == 1
+    bound = {eip.private_ip_address for eip in bed.engine.eips() if eip.status is EipStatus.IN_USE}
+    assert bound == {f"10.0.1.{n + 10}" for n in range(PODS)}
