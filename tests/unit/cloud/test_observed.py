@@ -7,7 +7,8 @@
   listing older than a newer look is ignored;
 - coalescing: single looks that arrive together are one Describe with many IDs (and one ENI
   lookup with many IPs); early ENI lookups gather over a moment, are remembered per pod UID and
-  IP (not when no ENI holds it) and forgotten when an Associate to that IP is refused; a look never joins a batch already sent; a failed batch fails its
+  IP (not when no ENI holds it) and forgotten when an Associate to that IP is refused;
+  a look never joins a batch already sent; a failed batch fails its
   looks only; a caller that gives up does not cancel the others' answer;
 - the batch limit: 120 looks at once are one call of the port, which the provider splits into
   three DescribeEipAddresses of at most 50 IDs (the simulated engine counts them).
