@@ -25,6 +25,19 @@ every pod's pass looks at its EIP, so the operator reaches the cloud through thi
   observation, as the safety rules require (R6's "fresh look before unbinding"). EIPs go out as
   ``describe_eips(allocation_ids=...)`` (the provider splits them by the API's 50 IDs per
   call), pod IPs as ``find_enis(...)`` (100 per call).
+- **paced polls**: a pass that waits for a transition books its next look (``book_poll``):
+  the look is due at its time, and polls go out at most once per ``PACE`` seconds, so a poll
+  due meanwhile is moved to the next batch of polls (a lone poll goes at once: one pod alone
+  loses nothing). The first pass that comes for a batch sends it with every poll booked for
+  then (and every fresh look expected soon, below); the others find their answers waiting.
+  Rate-limited Associates and Unassociates come about 0.55 s apart (110/min), so without
+  pacing nearly every poll would be a Describe of its own.
+- **fresh looks ahead**: a pass that will need a fresh look at its rate-limit slot (R6's look
+  before an Unassociate) says so (``book_fresh``); any batch sent up to ``serves`` seconds
+  before that takes the EIP along, and the pass finds that observation young enough. How fresh
+  is fresh: an answer counts from the moment its request was asked for (before the batch is
+  sent), and a booked answer is served only within the pass's ``max_age`` (a busy state, which
+  is never acted on, at any age); every mutation drops booked answers with the rest.
 - **ENIs looked up early**: the ENI that holds a pod IP is looked up when the watch first shows
   the pod with its IP (``find_eni_early``; pods of a burst get theirs together, so their lookups
   gather for ``ENI_GATHER`` seconds into one call) and remembered for that pod UID and IP, until
@@ -63,6 +76,10 @@ from podeip.cloud.provider import EipProvider, single_eni
 
 #: States that change by themselves: never served from memory.
 ASYNC_STATES: Final = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+#: Seconds between two batches of polls. Transitions take about 2 s; a poll moved by up to
+#: this much costs a pod that little latency in a burst, and each batch then serves the 2–3
+#: pods whose transitions ended meanwhile.
+PACE: Final = 1.5
 #: Seconds the early ENI lookups wait for each other before one call (nobody waits for them:
 #: the pass that needs the answer comes after Allocate, which takes longer).
 ENI_GATHER: Final = 0.1
@@ -173,6 +190,13 @@ class ObservedEips:
         self.early_eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
             lambda ips: self.inner.find_enis(ips), window=ENI_GATHER if eni_gather is None else eni_gather
         )
+        #: Paced polls: allocation ID → the time of its batch; the last batch of polls sent.
+        self._polls: dict[str, float] = {}
+        self._polled = -HORIZON
+        #: Fresh looks ahead: allocation ID → (when its pass expects it, how long one serves).
+        self._ahead: dict[str, tuple[float, float]] = {}
+        #: Looks sent for a booking: allocation ID → (asked at, the answer).
+        self._answers: dict[str, tuple[float, asyncio.Future[Eip | None]]] = {}
         #: pod IP → (pod UID, when asked, the lookup): see "ENIs looked up early".
         self._enis: dict[str, tuple[str, float, asyncio.Future[tuple[Eni, ...]]]] = {}
 
@@ -193,6 +217,8 @@ class ObservedEips:
         now = self._clock()
         for allocation_id in allocation_ids:
             self._seen.pop(allocation_id, None)
+            self._answers.pop(allocation_id, None)
+            self._ahead.pop(allocation_id, None)
             self._changed[allocation_id] = now
         self._prune(now)
 
@@ -202,6 +228,9 @@ class ObservedEips:
         self._pruned = now
         self._seen = {key: seen for key, seen in self._seen.items() if seen.at >= now - HORIZON}
         self._enis = {ip: entry for ip, entry in self._enis.items() if entry[1] >= now - HORIZON}
+        self._polls = {key: at for key, at in self._polls.items() if at >= now - HORIZON}
+        self._ahead = {key: at for key, at in self._ahead.items() if at[0] >= now - HORIZON}
+        self._answers = {key: at for key, at in self._answers.items() if at[0] >= now - HORIZON}
         self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
 
     def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:
@@ -223,16 +252,55 @@ class ObservedEips:
 
     # ---- reads ------------------------------------------------------------------------------
     async def get_eip(self, allocation_id: str, *, max_age: float = 0.0) -> Eip | None:
-        """The EIP as seen at most ``max_age`` seconds ago (0: by a request sent from now on)."""
+        """The EIP as seen at most ``max_age`` seconds ago (0: by a request sent from now on);
+        a booked look (``book_poll``, ``book_fresh``) already sent answers it."""
+        booked = self._answers.pop(allocation_id, None)
+        if booked is not None:
+            asked, answer = booked
+            eip = await asyncio.shield(answer)
+            if (eip is not None and eip.status in ASYNC_STATES) or self._clock() - asked <= max_age:
+                return eip
         seen = self._seen.get(allocation_id)
+        now = self._clock()
         if (
             seen is not None
             and seen.eip is not None
             and seen.eip.status not in ASYNC_STATES
-            and self._clock() - seen.at <= max_age
+            and now - seen.at <= max_age
         ):
             return seen.eip
+        if self._polls.get(allocation_id, now) <= now:  # (not a pass come before its poll)
+            self._send_booked(allocation_id, now)
         return await self.eip_looks.get(allocation_id)
+
+    # ---- paced polls and fresh looks ahead ------------------------------------------------------
+    def book_poll(self, allocation_id: str, due: float) -> float:
+        """Book a poll due at ``due`` (this clock); the time of its batch (``due`` or later)."""
+        slots = sorted(set(self._polls.values()))
+        joined = next((slot for slot in slots if due <= slot < due + PACE), None)
+        if joined is None:
+            before = max([slot for slot in slots if slot < due], default=self._polled)
+            joined = max(due, before + PACE)
+        self._polls[allocation_id] = joined
+        return joined
+
+    def book_fresh(self, allocation_id: str, *, at: float, serves: float) -> None:
+        """A pass will want a look at most ``serves`` seconds old at ``at`` (this clock)."""
+        self._ahead[allocation_id] = (at, serves)
+
+    def _send_booked(self, allocation_id: str, now: float) -> None:
+        """This look goes to the cloud now: every poll booked until now and every fresh look
+        ahead that this one will serve go along, into the same batch."""
+        polls = [key for key, slot in self._polls.items() if slot <= now]
+        ahead = [key for key, (at, serves) in self._ahead.items() if at <= now + serves]
+        if polls:
+            self._polled = now
+        for key in polls:
+            del self._polls[key]
+        for key in ahead:
+            del self._ahead[key]
+        for key in {*polls, *ahead} - {allocation_id}:
+            self._answers[key] = (now, self.eip_looks.ask(key))
 
     async def _describe_ids(self, allocation_ids: list[str]) -> dict[str, Eip | None]:
         at = self._clock()  # the moment the batched request is sent (or a little before)

@@ -139,7 +139,7 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     await p.show(
         p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
     )
-    raise p.looks.poll(key_of(podeip), "associating")
+    raise p.looks.poll(key_of(podeip), "associating", allocation_id)
 
 
 async def still_the_same_pod(p: Pass, pod: PodView) -> None:
@@ -163,7 +163,7 @@ async def unbind(p: Pass, o: Observed, step: Step) -> None:
     if step.state is State.UNBINDING and podeip.metadata.deletion_timestamp is None:
         message = f"pod gone: EIP {allocation_id} unassociated from its IP"
         await p.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
-    raise p.looks.poll(key_of(podeip), step.note)
+    raise p.looks.poll(key_of(podeip), step.note, allocation_id)
 
 
 async def forget_lost(p: Pass, o: Observed, step: Step) -> None:
@@ -226,7 +226,7 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
     elif step.reason:
         await p.show(podeip, o.pod, reason=step.reason, message=step.message, warn=step.warn)
     if step.poll:
-        raise p.looks.poll(key_of(podeip), step.poll)
+        raise p.looks.poll(key_of(podeip), step.poll, (step.eip or _podeip(o).spec).allocation_id)
     if step.after is not None:
         raise Requeue(after=step.after, reason=step.note or step.reason)
 

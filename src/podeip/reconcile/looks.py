@@ -26,6 +26,7 @@ from datetime import datetime
 
 from podeip import constants as c
 from podeip.cloud.clock import Clock
+from podeip.cloud.errors import RateLimited
 from podeip.cloud.models import Eip, EipStatus, Eni
 from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
@@ -34,6 +35,9 @@ from podeip.reconcile.queue import Hold, Key, Requeue
 #: Seconds a steady observation stands in for a Describe: for decisions that only write
 #: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH).
 STEADY, FRESH = 30.0, 2.0
+#: A look booked ahead for a pass at its rate-limit slot is taken at most ``FRESH − FRESH_MARGIN``
+#: seconds before that slot: the margin is for the pass coming back a little late.
+FRESH_MARGIN = 0.5
 #: Bounds of the delay between looks at an EIP in an async state.
 POLL_MIN, POLL_MAX = 0.25, 5.0
 #: The transition estimate before any wait was seen: Alibaba's associations and unassociations
@@ -90,21 +94,29 @@ class Looks:
         if max_age <= FRESH:
             last, age = self._cloud.last_seen(allocation_id)
             if last is not None and last.status is EipStatus.IN_USE and age > max_age:
-                self._cloud.ensure_slot("unassociate_eip")
+                try:
+                    self._cloud.ensure_slot("unassociate_eip")
+                except RateLimited as limited:  # any batch sent shortly before then serves it
+                    at = self._monotonic() + (limited.retry_after or 0.0)
+                    self._cloud.book_fresh(allocation_id, at=at, serves=max_age - FRESH_MARGIN)
+                    raise
         return await self._cloud.get_eip(allocation_id, max_age=max_age)
 
     # ---- waits and backoffs ------------------------------------------------------------------------
     # Both are holds of the work queue (queue.py): the key does not run before its time, and
     # events meanwhile (mostly echoes of our own writes) coalesce into that one pass.
-    def poll(self, key: Key, reason: str) -> Requeue:
-        """The first look after the learnt transition time, then at a quarter of it, growing.
-        The key is in flight: served before new work when due."""
+    def poll(self, key: Key, reason: str, allocation_id: str = "") -> Requeue:
+        """The first look after the learnt transition time, then at a quarter of it, growing,
+        at the time of the batch of polls it is booked in (``ObservedEips.book_poll``: polls
+        are paced). The key is in flight: served before new work when due."""
         now = self._monotonic()
         started, looks, first = self._waits.get(key, (now, 0, 0.0))
         estimate = self.transition_estimate
         delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
         delay = min(POLL_MAX, max(POLL_MIN, delay))
         self._waits[key] = (started, looks + 1, delay if looks == 0 else first)
+        if allocation_id:
+            delay = self._cloud.book_poll(allocation_id, now + delay) - now
         return Requeue(after=delay, reason=reason, hold=Hold.IN_FLIGHT)
 
     def find_eni_early(self, private_ip: str, *, pod_uid: str) -> None:

@@ -10,6 +10,9 @@
   IP (not when no ENI holds it) and forgotten when an Associate to that IP is refused;
   a look never joins a batch already sent; a failed batch fails its
   looks only; a caller that gives up does not cancel the others' answer;
+- pacing: polls are booked at their time or the next batch of polls, at most one per PACE (a
+  lone poll at once), and that batch answers every poll booked in it; a fresh look booked
+  ahead goes along with a batch sent shortly before, and serves only while fresh and unchanged;
 - the batch limit: 120 looks at once are one call of the port, which the provider splits into
   three DescribeEipAddresses of at most 50 IDs (the simulated engine counts them).
 """
@@ -25,7 +28,7 @@ import pytest
 from podeip.cloud import errors, ratelimit
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import AllocateRequest, Allocation, Eip, EipStatus, Eni
-from podeip.cloud.observed import HORIZON, Coalescer, ObservedEips
+from podeip.cloud.observed import HORIZON, PACE, Coalescer, ObservedEips
 from podeip.simulator.engine import Engine, EngineConfig
 from podeip.simulator.provider import SimulatedEipProvider
 
@@ -382,6 +385,48 @@ async def test_an_associate_refused_forgets_the_eni_and_one_never_sent_does_not(
         await observed.associate_eip("eip-1", eni_id="eni-1", private_ip="10.0.0.5", client_token="t")
     await observed.find_eni("10.0.0.5", pod_uid="uid-a")
     assert len([c for c in cloud.calls if c[0] == "find_enis"]) == (2 if forgotten else 1)
+
+
+# ---- paced polls and fresh looks ahead ------------------------------------------------------
+async def test_polls_go_out_at_most_once_per_pace_and_a_lone_poll_goes_at_once() -> None:
+    clock = ManualClock()
+    cloud = Cloud(*(_eip(f"eip-{n}", EipStatus.ASSOCIATING) for n in range(4)))
+    observed = _observed(cloud, clock)
+    t = clock()
+    assert observed.book_poll("eip-0", t + 2.0) == t + 2.0  # alone: at its time
+    assert observed.book_poll("eip-1", t + 2.5) == t + 2.0 + PACE  # moved to the next batch
+    assert observed.book_poll("eip-2", t + 3.0) == t + 2.0 + PACE  # joins it
+    clock.advance(2.0)
+    await observed.get_eip("eip-0", max_age=STEADY)
+    clock.advance(PACE)
+    assert (await observed.get_eip("eip-1", max_age=STEADY)).status is EipStatus.ASSOCIATING  # type: ignore[union-attr]
+    cloud.eips["eip-2"] = _eip("eip-2", EipStatus.IN_USE)  # (changed after that batch)
+    # eip-2's pass, right after: the batch of its poll answered it (busy, as it was then).
+    assert (await observed.get_eip("eip-2", max_age=STEADY)).status is EipStatus.ASSOCIATING  # type: ignore[union-attr]
+    assert [set(ids) for ids in cloud.described()] == [{"eip-0"}, {"eip-1", "eip-2"}]
+    clock.advance(PACE + 0.1)  # nothing was polled for longer than the pace: at once
+    assert observed.book_poll("eip-3", clock()) == clock()
+
+
+async def test_a_fresh_look_ahead_rides_along_and_serves_only_while_it_is_fresh() -> None:
+    clock = ManualClock()
+    cloud = Cloud(_eip("eip-a"), _eip("eip-b"), _eip("eip-c"))
+    observed = _observed(cloud, clock)
+    observed.book_fresh("eip-a", at=clock() + 1.0, serves=1.5)
+    observed.book_fresh("eip-b", at=clock() + 1.0, serves=1.5)
+    observed.book_fresh("eip-c", at=clock() + 5.0, serves=1.5)  # too far ahead: not yet
+    await observed.get_eip("eip-x", max_age=FRESH)
+    assert [set(ids) for ids in cloud.described()] == [{"eip-x", "eip-a", "eip-b"}]
+    clock.advance(1.0)
+    assert await observed.get_eip("eip-a", max_age=FRESH) is not None  # 1 s old: served
+    await observed.associate_eip("eip-b", eni_id="eni-1", private_ip="10.0.0.5", client_token="t")
+    await observed.get_eip("eip-b", max_age=FRESH)  # our change since (any mutation): asked again
+    assert len(cloud.described()) == 2
+    clock.advance(4.0)
+    await observed.get_eip("eip-c", max_age=FRESH)
+    clock.advance(2.5)  # its pass comes late: the look that carried it is too old now
+    await observed.get_eip("eip-c", max_age=FRESH)
+    assert [ids for ids in cloud.described()][2:] == [("eip-c",), ("eip-c",)]
 
 
 # ---- the batch limit, on the simulated provider ---------------------------------------------
