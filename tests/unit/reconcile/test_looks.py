@@ -5,6 +5,8 @@
 - the first look after a mutation waits for the learnt transition time, as a hold of the key in
   flight (the queue keeps events from running it earlier: test_queue.py); the estimate is the
   longest recent transition, so first-look successes do not drag it below the real time;
+- polls are booked in the paced batches of the observation cache; R6's look before an
+  Unassociate whose slot is far is booked ahead, and a batch shortly before serves it;
 - a backoff is a plain hold of its delay.
 """
 
@@ -17,8 +19,9 @@ import pytest
 
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eip, EipStatus
-from podeip.cloud.observed import ObservedEips
-from podeip.reconcile.looks import ESTIMATE_WINDOW, INITIAL_ESTIMATE, PROBE, Looks
+from podeip.cloud import errors
+from podeip.cloud.observed import PACE, ObservedEips
+from podeip.reconcile.looks import ESTIMATE_WINDOW, FRESH, INITIAL_ESTIMATE, PROBE, Looks
 from podeip.reconcile.queue import Hold
 
 
@@ -90,3 +93,33 @@ def test_a_backoff_is_a_hold_of_its_delay() -> None:
     looks = Looks(ObservedEips(Cloud([])), clock=Clock())  # type: ignore[arg-type]
     requeue = looks.back_off(("ns", "p"), 60.0, "QuotaExceeded")
     assert (requeue.after, requeue.hold, requeue.reason) == (60.0, Hold.WAIT, "QuotaExceeded")
+
+
+async def test_a_poll_waits_for_its_batch_and_a_far_unassociate_slot_books_the_fresh_look() -> None:
+    mono = ManualClock()
+    cloud = ObservedEips(Cloud([EipStatus.IN_USE, EipStatus.IN_USE]), clock=mono)  # type: ignore[arg-type]
+    looks = Looks(cloud, clock=Clock(), monotonic=mono)
+    looks.transition_estimate = 2.0
+    assert looks.poll(("ns", "a"), "x", "eip-a").after == pytest.approx(2.0)  # alone: at once
+    # Due 0.5 s after a's poll: it goes with the next batch of polls.
+    mono.advance(0.5)
+    assert looks.poll(("ns", "b"), "x", "eip-b").after == pytest.approx(2.0 - 0.5 + PACE)
+    # R6's look at an EIP last seen bound, its Unassociate slot 3 s away: no Describe now.
+    await looks.eip("eip-c", max_age=30)
+    mono.advance(10)
+    limited = errors.RateLimited("far", retry_after=3.0)
+
+    def far(method: str) -> None:
+        raise limited
+
+    cloud.ensure_slot = far  # type: ignore[method-assign]
+    with pytest.raises(errors.RateLimited):
+        await looks.eip("eip-c", max_age=FRESH)
+    assert cloud.inner.calls == 1  # type: ignore[attr-defined]
+    mono.advance(2.0)  # a batch 1 s before its slot takes it along ...
+    await looks.eip("eip-other", max_age=FRESH)
+    assert cloud.inner.calls == 2  # type: ignore[attr-defined]
+    mono.advance(1.0)
+    cloud.ensure_slot = lambda method: None  # type: ignore[method-assign]
+    assert await looks.eip("eip-c", max_age=FRESH) is not None  # ... and serves it: no call
+    assert cloud.inner.calls == 2  # type: ignore[attr-defined]
