@@ -12,6 +12,13 @@ One status write per pass (issue 12 item 4): ``show`` and ``status`` only collec
 fields and the Ready condition; ``flush`` writes them once, at the end of the pass, whatever
 ended it. The "record before the cloud call" writes (finalizer, frozen request, allocation ID,
 binding) are not status: they stay immediate (``steps.record``), the crash-safety contract.
+
+Fewer writes until bound (issue 13): ``podLastSeen`` (display only: the TTL runs from the
+recorded ``pod-gone-since``) rides along with the pass's first status write, or is written
+alone by a pass that ends settled (no requeue); a pass that comes back soon carries it later.
+The allocation's Event is folded into the bound one when the same pass went on to Associate
+(``allocated``): one Event per bind, on the pod, naming both (docs/compatibility.md §3.4's
+reasons); a pass that allocated and did not call Associate sends ``EipAllocated`` itself.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from podeip import constants as c
-from podeip.api.podeip import AllocationType, PodEIP
+from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
 from podeip.api.pods import PodView
 from podeip.cloud.models import Eip
 from podeip.domain import ownership
@@ -72,6 +80,15 @@ class Memory:
     owners_seen: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
     #: Cascade reclaim: (apiVersion, kind) → resource plural (None: unknown). Lost: one discovery read.
     plurals: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    #: PodEIP UID → the allocation ("EIP <ip> (<id>)") a pass made and then called Associate
+    #: for: the bound Event names it (one Event per bind). Bounded as ``reported``.
+    #: Lost: the bound Event says "associated" only (the allocation ID is in it all the same).
+    allocated: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    def remember_allocation(self, uid: str, what: str) -> None:
+        self.allocated[uid] = what
+        while len(self.allocated) > REPORTS_REMEMBERED:
+            self.allocated.popitem(last=False)
 
     def remember_report(self, uid: str, signature: str) -> None:
         self.reported[uid] = signature
@@ -107,6 +124,12 @@ class Pass:
         self.podeip = podeip
         self._fields: dict[str, Any] = {}
         self._ready: tuple[str, str, str] | None = None
+        #: ``podLastSeen`` to stamp (a PodEIP that shows none yet): rides along (module doc).
+        self._last_seen: datetime | None = None
+        #: This pass allocated: the pod and "EIP <ip> (<id>)", for the Event (module doc).
+        self.allocated: tuple[PodView, str] | None = None
+        #: This pass called Associate (successfully): the allocation's Event waits for bound.
+        self.associated = False
 
     # ---- what the PodEIP and the pod show ------------------------------------------------------
     async def show(
@@ -129,8 +152,29 @@ class Pass:
         self._fields.update(fields)
         self._ready = ready
 
-    async def flush(self) -> None:
-        """The pass's one status write: the fields and the condition together, when changed."""
+    def seen_now(self, podeip: PodEIP) -> None:
+        """``podLastSeen`` is stamped once, so that a bound PodEIP shows it as AENC's do, and
+        not refreshed while the pod runs: no TTL runs from it then. The TTL runs from the
+        recorded ``pod-gone-since`` (teardown.py stamps it, and ``podLastSeen`` with it, on the
+        first pass that sees the pod gone), so a refresh every GC period would only cost a write
+        per PodEIP per period (and one request at rest). Written with the pass's status write."""
+        if podeip.status is None or podeip.status.pod_last_seen is None:
+            self._last_seen = self.d.clock()
+
+    async def flush(self, *, settled: bool = True) -> None:
+        """The pass's one status write: the fields and the condition together, when changed
+        (``podLastSeen`` along, or alone when the pass is ``settled``: it ended without a
+        requeue); then the allocation's Event, unless the pass went on to Associate."""
+        await self._flush_status(settled=settled)
+        if self.allocated is not None:
+            pod, what = self.allocated
+            self.allocated = None
+            if self.associated:
+                self.memory.remember_allocation(self.podeip.metadata.uid or "", what)
+            else:
+                await self.d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=f"{what} allocated")
+
+    async def _flush_status(self, *, settled: bool) -> None:
         podeip, ready = self.podeip, self._ready
         changes = records.status_changes(podeip, self._fields)
         if ready is not None:
@@ -147,6 +191,10 @@ class Pass:
         self._fields, self._ready = {}, None
         if self.d.status_fields is not None:
             changes = {key: value for key, value in changes.items() if key in self.d.status_fields}
+        if self._last_seen is not None and (changes or settled):
+            if podeip.status is None or podeip.status.pod_last_seen is None:
+                changes.setdefault("podLastSeen", format_kube_time(self._last_seen))
+            self._last_seen = None
         if changes:
             with contextlib.suppress(kube_errors.NotFound):
                 await self.d.podeips.patch_status(*key_of(podeip), changes)

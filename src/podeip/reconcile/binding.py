@@ -92,8 +92,10 @@ async def holder_exists(d: Deps, holder: str) -> bool:
 async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
     podeip = _podeip(o)
     uid = podeip.metadata.uid or ""
-    podeip, _ = await steps.allocate(p.d, podeip, _pod(o), lookup=step.lookup)
+    podeip, allocated = await steps.allocate(p.d, podeip, lookup=step.lookup)
     p.memory.fresh.discard(uid)  # (the provider's decorator remembers the new EIP as Available)
+    if allocated is not None:  # its Event: at the end of the pass, or with the bound one
+        p.allocated = (_pod(o), f"EIP {allocated.ip_address} ({allocated.allocation_id})")
     return replace(o, podeip=podeip, seen=None, fresh_podeip=False)
 
 
@@ -118,10 +120,30 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     await still_the_same_pod(p, pod)
     p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
     p.memory.rounds[(key_of(podeip), "associate")] = step.round
-    await p.show(
-        p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
-    )
+    p.associated = True
+    if shows_anything(p.podeip, pod):
+        # A PodEIP or pod that shows a state (bound before, a failure, a wait) shows that it
+        # is associating now: never a stale True while the EIP moves.
+        await p.show(
+            p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
+        )
     raise p.looks.poll(key_of(podeip), "associating")
+
+
+def shows_anything(podeip: PodEIP, pod: PodView) -> bool:
+    """Whether the PodEIP or the pod shows any binding state yet. A first binding shows nothing
+    until its poll: bound (one status write, one pod write), or still ``Associating`` when the
+    poll takes longer than the learnt transition (``wait``), or a failure. Nothing shown is not
+    ready: an absent readiness-gate condition counts as False (Kubernetes' pod readiness), no
+    address annotation is written, and the PodEIP has no Ready condition and no address."""
+    status = podeip.status
+    if status is not None and (
+        status.eip_address or any(x.type == c.COND_READY for x in status.conditions or ())
+    ):
+        return True
+    if any(pod.annotations.get(key) for key in c.ALLOCATED_EIP_ADDRESS_KEYS):
+        return True
+    return any(cond.type == c.READINESS_GATE for cond in pod.conditions)
 
 
 async def still_the_same_pod(p: Pass, pod: PodView) -> None:
@@ -193,10 +215,13 @@ async def show_bound(p: Pass, o: Observed, step: Step) -> None:
     )
     if changed and pod.declares_eip_gate and podeip.metadata.creation_timestamp:
         p.d.metrics.ready_seconds.observe((now - podeip.metadata.creation_timestamp).total_seconds())
+    allocated = p.memory.allocated.pop(uid, None)
     if first_time:
-        message = f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {ip} on {step.eni_id}"
+        # One Event per bind, on the pod (where users look); it names the allocation when this
+        # bind made it. The PodEIP shows the same in its Ready condition (reason, message, time).
+        what = f"{allocated} allocated and" if allocated else f"EIP {eip.ip_address} ({eip.allocation_id})"
+        message = f"{what} associated with pod IP {ip} on {step.eni_id}"
         await p.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
-        await p.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
 
 
 async def wait(p: Pass, o: Observed, step: Step) -> None:
