@@ -16,9 +16,10 @@ binding) are not status: they stay immediate (``steps.record``), the crash-safet
 Fewer writes until bound (issue 13): ``podLastSeen`` (display only: the TTL runs from the
 recorded ``pod-gone-since``) rides along with the pass's first status write, or is written
 alone by a pass that ends settled (no requeue); a pass that comes back soon carries it later.
-The allocation's Event is folded into the bound one when the same pass went on to Associate
-(``allocated``): one Event per bind, on the pod, naming both (docs/compatibility.md §3.4's
-reasons); a pass that allocated and did not call Associate sends ``EipAllocated`` itself.
+The allocation's Event is folded into the bound one (``Memory.allocated``): one Event per
+bind, on the pod, naming both (docs/compatibility.md §3.4's reasons); a bind that stops short
+of bound (a failure, a wait: anything but an Associate in flight or a rate-limit slot
+reserved) sends ``EipAllocated`` at the end of that pass, so the allocation is always told.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from podeip.cloud.models import Eip
 from podeip.domain import ownership
 from podeip.domain.request import ParseResult
 from podeip.k8s import errors as kube_errors
+from podeip.k8s.events import ObjectRef
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
@@ -80,13 +82,14 @@ class Memory:
     owners_seen: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
     #: Cascade reclaim: (apiVersion, kind) → resource plural (None: unknown). Lost: one discovery read.
     plurals: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    #: PodEIP UID → the allocation ("EIP <ip> (<id>)") a pass made and then called Associate
-    #: for: the bound Event names it (one Event per bind). Bounded as ``reported``.
+    #: PodEIP UID → the pod and the allocation ("EIP <ip> (<id>)") not yet told: the bound
+    #: Event names it (one Event per bind), or ``EipAllocated`` alone when the bind stops
+    #: short of bound (a failure, a wait). Bounded as ``reported``.
     #: Lost: the bound Event says "associated" only (the allocation ID is in it all the same).
-    allocated: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    allocated: OrderedDict[str, tuple[ObjectRef, str]] = field(default_factory=OrderedDict)
 
-    def remember_allocation(self, uid: str, what: str) -> None:
-        self.allocated[uid] = what
+    def remember_allocation(self, uid: str, pod: ObjectRef, what: str) -> None:
+        self.allocated[uid] = (pod, what)
         while len(self.allocated) > REPORTS_REMEMBERED:
             self.allocated.popitem(last=False)
 
@@ -126,10 +129,6 @@ class Pass:
         self._ready: tuple[str, str, str] | None = None
         #: ``podLastSeen`` to stamp (a PodEIP that shows none yet): rides along (module doc).
         self._last_seen: datetime | None = None
-        #: This pass allocated: the pod and "EIP <ip> (<id>)", for the Event (module doc).
-        self.allocated: tuple[PodView, str] | None = None
-        #: This pass called Associate (successfully): the allocation's Event waits for bound.
-        self.associated = False
 
     # ---- what the PodEIP and the pod show ------------------------------------------------------
     async def show(
@@ -161,18 +160,21 @@ class Pass:
         if podeip.status is None or podeip.status.pod_last_seen is None:
             self._last_seen = self.d.clock()
 
-    async def flush(self, *, settled: bool = True) -> None:
+    def allocated(self, pod: PodView, eip: Eip) -> None:
+        """This pass allocated ``eip`` for the pod: told with the bound Event (module doc)."""
+        what = f"EIP {eip.ip_address} ({eip.allocation_id})"
+        self.memory.remember_allocation(self.podeip.metadata.uid or "", pod_ref(pod), what)
+
+    async def flush(self, *, settled: bool = True, in_flight: bool = False) -> None:
         """The pass's one status write: the fields and the condition together, when changed
         (``podLastSeen`` along, or alone when the pass is ``settled``: it ended without a
-        requeue); then the allocation's Event, unless the pass went on to Associate."""
+        requeue); then ``EipAllocated`` for an allocation not told yet, unless the bind is
+        ``in_flight`` (an Associate to look at, a rate-limit slot reserved: bound comes next)."""
         await self._flush_status(settled=settled)
-        if self.allocated is not None:
-            pod, what = self.allocated
-            self.allocated = None
-            if self.associated:
-                self.memory.remember_allocation(self.podeip.metadata.uid or "", what)
-            else:
-                await self.d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=f"{what} allocated")
+        uid = self.podeip.metadata.uid or ""
+        if uid in self.memory.allocated and not in_flight:
+            pod, what = self.memory.allocated.pop(uid)
+            await self.d.events.normal(pod, reason=c.EV_ALLOCATED, message=f"{what} allocated")
 
     async def _flush_status(self, *, settled: bool) -> None:
         podeip, ready = self.podeip, self._ready

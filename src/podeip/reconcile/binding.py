@@ -28,6 +28,10 @@ from podeip.reconcile.queue import Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
+#: Seconds a first bind's EIP may stay ``Associating`` before the PodEIP and the pod show it
+#: (``shows_anything``): longer than the usual transition, short enough to tell a user early.
+QUIET_ASSOCIATING = 5.0
+
 
 def _pod(o: Observed) -> PodView:
     assert o.pod is not None
@@ -94,8 +98,8 @@ async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
     uid = podeip.metadata.uid or ""
     podeip, allocated = await steps.allocate(p.d, podeip, lookup=step.lookup)
     p.memory.fresh.discard(uid)  # (the provider's decorator remembers the new EIP as Available)
-    if allocated is not None:  # its Event: at the end of the pass, or with the bound one
-        p.allocated = (_pod(o), f"EIP {allocated.ip_address} ({allocated.allocation_id})")
+    if allocated is not None:  # told with the bound Event (or alone if the bind stops short)
+        p.allocated(_pod(o), allocated)
     return replace(o, podeip=podeip, seen=None, fresh_podeip=False)
 
 
@@ -120,7 +124,6 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     await still_the_same_pod(p, pod)
     p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
     p.memory.rounds[(key_of(podeip), "associate")] = step.round
-    p.associated = True
     if shows_anything(p.podeip, pod):
         # A PodEIP or pod that shows a state (bound before, a failure, a wait) shows that it
         # is associating now: never a stale True while the EIP moves.
@@ -132,8 +135,8 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
 
 def shows_anything(podeip: PodEIP, pod: PodView) -> bool:
     """Whether the PodEIP or the pod shows any binding state yet. A first binding shows nothing
-    until its poll: bound (one status write, one pod write), or still ``Associating`` when the
-    poll takes longer than the learnt transition (``wait``), or a failure. Nothing shown is not
+    until bound (one status write, one pod write), or ``Associating`` once that lasts longer
+    than ``QUIET_ASSOCIATING`` (``wait``), or a failure. Nothing shown is not
     ready: an absent readiness-gate condition counts as False (Kubernetes' pod readiness), no
     address annotation is written, and the PodEIP has no Ready condition and no address."""
     status = podeip.status
@@ -219,7 +222,7 @@ async def show_bound(p: Pass, o: Observed, step: Step) -> None:
     if first_time:
         # One Event per bind, on the pod (where users look); it names the allocation when this
         # bind made it. The PodEIP shows the same in its Ready condition (reason, message, time).
-        what = f"{allocated} allocated and" if allocated else f"EIP {eip.ip_address} ({eip.allocation_id})"
+        what = f"{allocated[1]} allocated and" if allocated else f"EIP {eip.ip_address} ({eip.allocation_id})"
         message = f"{what} associated with pod IP {ip} on {step.eni_id}"
         await p.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
 
@@ -230,12 +233,24 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
     if step.reason and podeip.metadata.deletion_timestamp is not None:
         if step.warn:  # a PodEIP being deleted shows nothing but Events on itself
             await p.d.events.warning(podeip_ref(podeip), reason=step.reason, message=step.message)
-    elif step.reason:
+    elif step.reason and not _quiet(p, o, step):
         await p.show(podeip, o.pod, reason=step.reason, message=step.message, warn=step.warn)
     if step.poll:
         raise p.looks.poll(key_of(podeip), step.poll)
     if step.after is not None:
         raise Requeue(after=step.after, reason=step.note or step.reason)
+
+
+def _quiet(p: Pass, o: Observed, step: Step) -> bool:
+    """A first bind whose EIP is still associating shows it only once that takes longer than
+    ``QUIET_ASSOCIATING``: the usual wait (a few seconds) costs no status or pod write."""
+    podeip, pod = _podeip(o), o.pod
+    return (
+        step.state is State.ASSOCIATING
+        and pod is not None
+        and not shows_anything(podeip, pod)
+        and p.looks.waited(key_of(podeip)) < QUIET_ASSOCIATING
+    )
 
 
 async def refuse(p: Pass, o: Observed, step: Step) -> None:

@@ -114,14 +114,18 @@ class Reconciler:
             if podeip is None:
                 return
         p = Pass(self.d, self.memory, self.looks, podeip, parse=self._parse)
-        settled = False
+        settled = in_flight = False
         try:
-            await self._step(p, podeip, pod)
-            settled = True
-        except cloud_errors.CloudError as error:
-            await self._cloud_failure(p.podeip, pod, error, p)
+            try:
+                await self._step(p, podeip, pod)
+                settled = True
+            except cloud_errors.CloudError as error:
+                await self._cloud_failure(p.podeip, pod, error, p)
+        except Requeue as requeue:
+            in_flight = requeue.hold is Hold.IN_FLIGHT  # a poll, or a rate-limit slot reserved
+            raise
         finally:
-            await p.flush(settled=settled)
+            await p.flush(settled=settled, in_flight=in_flight)
 
     def _observe(self, podeip: PodEIP | None, pod: PodView | None) -> Observed:
         """What the pass knows before its first step: the two objects, the clock, the memory."""

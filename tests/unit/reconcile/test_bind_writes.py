@@ -7,10 +7,11 @@
   ``podLastSeen``), one pod write (gate True with the address annotations) and one Event on the
   pod that names the allocation and the association;
 - nothing shows a state before bound (no False gate, no ``Associating`` condition), unless the
-  poll finds the EIP still associating: then ``Associating`` is shown once;
+  EIP stays associating longer than ``QUIET_ASSOCIATING``: then ``Associating`` is shown once;
 - a PodEIP and pod that show a binding (bound before, unbound out of band since) show
   ``Associating`` while associating again: never a stale True gate;
-- a pass that allocates and cannot associate sends ``EipAllocated`` itself (never lost);
+- a pass that allocates and cannot associate sends ``EipAllocated`` itself (never lost); one
+  whose Associate waits for its rate-limit slot does not: the bound Event names both;
 - ``podLastSeen`` missing on a bound PodEIP is written by a settled pass alone.
 """
 
@@ -22,8 +23,12 @@ from typing import Any
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.reconcile.looks import STEADY
+from podeip.reconcile.queue import Hold
+from podeip.settings import RateLimit
 from podeip.simulator.faults import Fault
+from podeip.simulator.provider import SimulatedEipProvider
 
+from .fakes import WatchedReconciler
 from .harness import KEY, Bed
 
 
@@ -100,7 +105,7 @@ async def test_a_first_bind_makes_eight_requests_in_the_safe_order() -> None:
     assert bed.podeip() is None and bed.calls("ReleaseEipAddress") == 1
 
 
-async def test_a_poll_that_finds_the_eip_still_associating_shows_it_once() -> None:
+async def test_an_eip_associating_for_long_shows_it_once() -> None:
     bed = Bed(transition_delay=20.0)  # far longer than the first poll expects
     bed.eni()
     bed.add_pod()
@@ -112,6 +117,19 @@ async def test_a_poll_that_finds_the_eip_still_associating_shows_it_once() -> No
     assert "podLastSeen" in shown[0] and "podLastSeen" not in shown[1]  # the first write carries it
     assert gate_statuses(bed) == ["False", "True"]
     assert [x[1] for label, x in sent if label == "create events"] == [c.EV_ASSOCIATED]
+
+
+async def test_a_transition_a_few_polls_long_still_shows_nothing_until_bound() -> None:
+    bed = Bed(transition_delay=3.0)  # the first poll (about 1 s) finds it Associating
+    bed.eni()
+    bed.add_pod()
+    gated(bed)
+    sent = record_requests(bed)
+    await bed.settle(horizon=120)
+    assert len(bed.engine.call_log(action="DescribeEipAddresses")) >= 2  # polled more than once
+    shown = [what for label, what in sent if label == "patch podeips/status"]
+    assert [[x["reason"] for x in w["conditions"]] for w in shown] == [[c.EV_BOUND]]
+    assert gate_statuses(bed) == ["True"]
 
 
 async def test_associating_again_after_an_unbind_out_of_band_never_leaves_a_true_gate() -> None:
@@ -167,3 +185,33 @@ async def test_podlastseen_missing_on_a_bound_podeip_is_written_once_by_a_settle
     sent.clear()
     await bed.settle()
     assert sent == []  # at rest: nothing
+
+
+async def test_an_associate_waiting_for_its_slot_keeps_the_allocation_for_the_bound_event() -> None:
+    bed = Bed()
+    bed.cloud = SimulatedEipProvider(
+        bed.engine,
+        rate_limits={"AssociateEipAddress": RateLimit(per_minute=6, burst=1)},
+        clock=bed.clock,
+        sleep=bed.clock.sleep,
+        rng=lambda: 0.5,
+    )
+    bed.deps = bed._deps()
+    bed.reconciler = WatchedReconciler(bed.deps, bed.world)
+    first, second = ("ns", "web-0"), ("ns", "web-1")
+    bed.eni("10.0.0.5")
+    bed.eni("10.0.0.6")
+    bed.add_pod(key=first)
+    await bed.settle(first)  # spends the Associate burst
+    bed.add_pod(key=second, pod_ip="10.0.0.6", uid="pod-uid-2")
+    bed.world.events.clear()
+    waiting = await bed.once(second)
+    assert waiting is not None and waiting.hold is Hold.IN_FLIGHT and waiting.after > 1.0
+    assert bed.calls("AllocateEipAddress") == 2 and bed.calls("AssociateEipAddress") == 1
+    assert bed.world.events == []  # the allocation is told with the bound Event
+    await bed.settle(second, horizon=120)
+    assert bed.calls("AssociateEipAddress") == 2
+    (event,) = bed.world.events
+    assert (
+        event.reason == c.EV_ASSOCIATED and "allocated and associated with pod IP 10.0.0.6" in event.message
+    )
