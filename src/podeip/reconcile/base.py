@@ -12,6 +12,14 @@ One status write per pass (issue 12 item 4): ``show`` and ``status`` only collec
 fields and the Ready condition; ``flush`` writes them once, at the end of the pass, whatever
 ended it. The "record before the cloud call" writes (finalizer, frozen request, allocation ID,
 binding) are not status: they stay immediate (``steps.record``), the crash-safety contract.
+
+Fewer writes until bound (issue 13): ``podLastSeen`` (display only: the TTL runs from the
+recorded ``pod-gone-since``) rides along with the pass's first status write, or is written
+alone by a pass that ends settled (no requeue); a pass that comes back soon carries it later.
+The allocation's Event is folded into the bound one (``Memory.allocated``): one Event per
+bind, on the pod, naming both (docs/compatibility.md §3.4's reasons); a bind that stops short
+of bound (a failure, a wait: anything but an Associate in flight or a rate-limit slot
+reserved) sends ``EipAllocated`` at the end of that pass, so the allocation is always told.
 """
 
 from __future__ import annotations
@@ -20,15 +28,17 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from podeip import constants as c
-from podeip.api.podeip import AllocationType, PodEIP
+from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
 from podeip.api.pods import PodView
 from podeip.cloud.models import Eip
 from podeip.domain import ownership
 from podeip.domain.request import ParseResult
 from podeip.k8s import errors as kube_errors
+from podeip.k8s.events import ObjectRef
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.deps import Deps, pod_ref, podeip_ref
@@ -72,6 +82,16 @@ class Memory:
     owners_seen: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
     #: Cascade reclaim: (apiVersion, kind) → resource plural (None: unknown). Lost: one discovery read.
     plurals: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    #: PodEIP UID → the pod and the allocation ("EIP <ip> (<id>)") not yet told: the bound
+    #: Event names it (one Event per bind), or ``EipAllocated`` alone when the bind stops
+    #: short of bound (a failure, a wait). Bounded as ``reported``.
+    #: Lost: the bound Event says "associated" only (the allocation ID is in it all the same).
+    allocated: OrderedDict[str, tuple[ObjectRef, str]] = field(default_factory=OrderedDict)
+
+    def remember_allocation(self, uid: str, pod: ObjectRef, what: str) -> None:
+        self.allocated[uid] = (pod, what)
+        while len(self.allocated) > REPORTS_REMEMBERED:
+            self.allocated.popitem(last=False)
 
     def remember_report(self, uid: str, signature: str) -> None:
         self.reported[uid] = signature
@@ -107,6 +127,8 @@ class Pass:
         self.podeip = podeip
         self._fields: dict[str, Any] = {}
         self._ready: tuple[str, str, str] | None = None
+        #: ``podLastSeen`` to stamp (a PodEIP that shows none yet): rides along (module doc).
+        self._last_seen: datetime | None = None
 
     # ---- what the PodEIP and the pod show ------------------------------------------------------
     async def show(
@@ -129,8 +151,32 @@ class Pass:
         self._fields.update(fields)
         self._ready = ready
 
-    async def flush(self) -> None:
-        """The pass's one status write: the fields and the condition together, when changed."""
+    def seen_now(self, podeip: PodEIP) -> None:
+        """``podLastSeen`` is stamped once, so that a bound PodEIP shows it as AENC's do, and
+        not refreshed while the pod runs: no TTL runs from it then. The TTL runs from the
+        recorded ``pod-gone-since`` (teardown.py stamps it, and ``podLastSeen`` with it, on the
+        first pass that sees the pod gone), so a refresh every GC period would only cost a write
+        per PodEIP per period (and one request at rest). Written with the pass's status write."""
+        if podeip.status is None or podeip.status.pod_last_seen is None:
+            self._last_seen = self.d.clock()
+
+    def allocated(self, pod: PodView, eip: Eip) -> None:
+        """This pass allocated ``eip`` for the pod: told with the bound Event (module doc)."""
+        what = f"EIP {eip.ip_address} ({eip.allocation_id})"
+        self.memory.remember_allocation(self.podeip.metadata.uid or "", pod_ref(pod), what)
+
+    async def flush(self, *, settled: bool = True, in_flight: bool = False) -> None:
+        """The pass's one status write: the fields and the condition together, when changed
+        (``podLastSeen`` along, or alone when the pass is ``settled``: it ended without a
+        requeue); then ``EipAllocated`` for an allocation not told yet, unless the bind is
+        ``in_flight`` (an Associate to look at, a rate-limit slot reserved: bound comes next)."""
+        await self._flush_status(settled=settled)
+        uid = self.podeip.metadata.uid or ""
+        if uid in self.memory.allocated and not in_flight:
+            pod, what = self.memory.allocated.pop(uid)
+            await self.d.events.normal(pod, reason=c.EV_ALLOCATED, message=f"{what} allocated")
+
+    async def _flush_status(self, *, settled: bool) -> None:
         podeip, ready = self.podeip, self._ready
         changes = records.status_changes(podeip, self._fields)
         if ready is not None:
@@ -147,6 +193,10 @@ class Pass:
         self._fields, self._ready = {}, None
         if self.d.status_fields is not None:
             changes = {key: value for key, value in changes.items() if key in self.d.status_fields}
+        if self._last_seen is not None and (changes or settled):
+            if podeip.status is None or podeip.status.pod_last_seen is None:
+                changes.setdefault("podLastSeen", format_kube_time(self._last_seen))
+            self._last_seen = None
         if changes:
             with contextlib.suppress(kube_errors.NotFound):
                 await self.d.podeips.patch_status(*key_of(podeip), changes)

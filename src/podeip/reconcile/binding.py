@@ -28,6 +28,10 @@ from podeip.reconcile.queue import Key, Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
+#: Seconds a first bind's EIP may stay ``Associating`` before the PodEIP and the pod show it
+#: (``shows_anything``): longer than the usual transition, short enough to tell a user early.
+QUIET_ASSOCIATING = 5.0
+
 
 def _pod(o: Observed) -> PodView:
     assert o.pod is not None
@@ -109,8 +113,10 @@ async def holder_exists(d: Deps, holder: str) -> bool:
 async def allocate(p: Pass, o: Observed, step: Step) -> Observed:
     podeip = _podeip(o)
     uid = podeip.metadata.uid or ""
-    podeip, _ = await steps.allocate(p.d, podeip, _pod(o), lookup=step.lookup)
+    podeip, allocated = await steps.allocate(p.d, podeip, lookup=step.lookup)
     p.memory.fresh.discard(uid)  # (the provider's decorator remembers the new EIP as Available)
+    if allocated is not None:  # told with the bound Event (or alone if the bind stops short)
+        p.allocated(_pod(o), allocated)
     return replace(o, podeip=podeip, seen=None, fresh_podeip=False)
 
 
@@ -136,10 +142,29 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     await still_the_same_pod(p, pod)
     p.podeip = await steps.associate(p.d, podeip, pod, eni=step.eni, round=step.round)
     p.memory.rounds[(key_of(podeip), "associate")] = step.round
-    await p.show(
-        p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
-    )
+    if shows_anything(p.podeip, pod):
+        # A PodEIP or pod that shows a state (bound before, a failure, a wait) shows that it
+        # is associating now: never a stale True while the EIP moves.
+        await p.show(
+            p.podeip, pod, reason=c.EV_ASSOCIATING, message=f"associating {allocation_id} with {pod.pod_ip}"
+        )
     raise p.looks.poll(key_of(podeip), "associating", allocation_id)
+
+
+def shows_anything(podeip: PodEIP, pod: PodView) -> bool:
+    """Whether the PodEIP or the pod shows any binding state yet. A first binding shows nothing
+    until bound (one status write, one pod write), or ``Associating`` once that lasts longer
+    than ``QUIET_ASSOCIATING`` (``wait``), or a failure. Nothing shown is not
+    ready: an absent readiness-gate condition counts as False (Kubernetes' pod readiness), no
+    address annotation is written, and the PodEIP has no Ready condition and no address."""
+    status = podeip.status
+    if status is not None and (
+        status.eip_address or any(x.type == c.COND_READY for x in status.conditions or ())
+    ):
+        return True
+    if any(pod.annotations.get(key) for key in c.ALLOCATED_EIP_ADDRESS_KEYS):
+        return True
+    return any(cond.type == c.READINESS_GATE for cond in pod.conditions)
 
 
 async def still_the_same_pod(p: Pass, pod: PodView) -> None:
@@ -211,10 +236,13 @@ async def show_bound(p: Pass, o: Observed, step: Step) -> None:
     )
     if changed and pod.declares_eip_gate and podeip.metadata.creation_timestamp:
         p.d.metrics.ready_seconds.observe((now - podeip.metadata.creation_timestamp).total_seconds())
+    allocated = p.memory.allocated.pop(uid, None)
     if first_time:
-        message = f"EIP {eip.ip_address} ({eip.allocation_id}) associated with pod IP {ip} on {step.eni_id}"
+        # One Event per bind, on the pod (where users look); it names the allocation when this
+        # bind made it. The PodEIP shows the same in its Ready condition (reason, message, time).
+        what = f"{allocated[1]} allocated and" if allocated else f"EIP {eip.ip_address} ({eip.allocation_id})"
+        message = f"{what} associated with pod IP {ip} on {step.eni_id}"
         await p.d.events.normal(pod_ref(pod), reason=c.EV_ASSOCIATED, message=message)
-        await p.d.events.normal(podeip_ref(podeip), reason=c.EV_ASSOCIATED, message=message)
 
 
 async def wait(p: Pass, o: Observed, step: Step) -> None:
@@ -223,12 +251,24 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
     if step.reason and podeip.metadata.deletion_timestamp is not None:
         if step.warn:  # a PodEIP being deleted shows nothing but Events on itself
             await p.d.events.warning(podeip_ref(podeip), reason=step.reason, message=step.message)
-    elif step.reason:
+    elif step.reason and not _quiet(p, o, step):
         await p.show(podeip, o.pod, reason=step.reason, message=step.message, warn=step.warn)
     if step.poll:
         raise p.looks.poll(key_of(podeip), step.poll, (step.eip or _podeip(o).spec).allocation_id)
     if step.after is not None:
         raise Requeue(after=step.after, reason=step.note or step.reason)
+
+
+def _quiet(p: Pass, o: Observed, step: Step) -> bool:
+    """A first bind whose EIP is still associating shows it only once that takes longer than
+    ``QUIET_ASSOCIATING``: the usual wait (a few seconds) costs no status or pod write."""
+    podeip, pod = _podeip(o), o.pod
+    return (
+        step.state is State.ASSOCIATING
+        and pod is not None
+        and not shows_anything(podeip, pod)
+        and p.looks.waited(key_of(podeip)) < QUIET_ASSOCIATING
+    )
 
 
 async def refuse(p: Pass, o: Observed, step: Step) -> None:

@@ -135,6 +135,11 @@ class Looks:
         """Wait ``delay`` whatever happens meanwhile (a cloud failure's backoff)."""
         return Requeue(after=delay, reason=reason, hold=Hold.WAIT)
 
+    def waited(self, key: Key) -> float:
+        """Seconds since this key's wait for an async state began (0.0: none known)."""
+        wait = self._waits.get(key)
+        return 0.0 if wait is None else self._monotonic() - wait[0]
+
     def settled(self, key: Key) -> None:
         """The async state was reached: learn how long it took."""
         wait = self._waits.pop(key, None)

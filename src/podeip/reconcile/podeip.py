@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from podeip import constants as c
-from podeip.api.podeip import AllocationType, PodEIP, format_kube_time
+from podeip.api.podeip import AllocationType, PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud import errors as cloud_errors
 from podeip.cloud import ratelimit
@@ -119,12 +119,18 @@ class Reconciler:
             if podeip is None:
                 return
         p = Pass(self.d, self.memory, self.looks, podeip, parse=self._parse)
+        settled = in_flight = False
         try:
-            await self._step(p, podeip, pod)
-        except cloud_errors.CloudError as error:
-            await self._cloud_failure(p.podeip, pod, error, p)
+            try:
+                await self._step(p, podeip, pod)
+                settled = True
+            except cloud_errors.CloudError as error:
+                await self._cloud_failure(p.podeip, pod, error, p)
+        except Requeue as requeue:
+            in_flight = requeue.hold is Hold.IN_FLIGHT  # a poll, or a rate-limit slot reserved
+            raise
         finally:
-            await p.flush()
+            await p.flush(settled=settled, in_flight=in_flight)
 
     def _observe(self, podeip: PodEIP | None, pod: PodView | None) -> Observed:
         """What the pass knows before its first step: the two objects, the clock, the memory."""
@@ -170,7 +176,7 @@ class Reconciler:
         assert podeip is not None and decision is not None
         if decision.action is release.Action.KEEP_ASSOCIATED and pod is not None:
             await self._note_edits(podeip, pod)
-            podeip = await self._seen_now(podeip)
+            p.seen_now(podeip)
             return replace(o, podeip=podeip, noted=True)
         if decision.action is release.Action.REFUSE and pod is not None:
             message = (
@@ -213,21 +219,6 @@ class Reconciler:
         )
         if self.memory.new_report(pod.uid, c.EV_ANNOTATIONS_CHANGED + message):
             await self.d.events.normal(pod_ref(pod), reason=c.EV_ANNOTATIONS_CHANGED, message=message)
-
-    async def _seen_now(self, podeip: PodEIP) -> PodEIP:
-        """``podLastSeen`` is stamped once, so that a bound PodEIP shows it as AENC's do, and not
-        refreshed while the pod runs: no TTL runs from it then. The TTL runs from the recorded
-        ``pod-gone-since`` (teardown.py stamps it, and ``podLastSeen`` with it, on the first pass
-        that sees the pod gone), so a refresh every GC period would only cost a write per
-        PodEIP per period (and one request at rest)."""
-        if podeip.status is not None and podeip.status.pod_last_seen is not None:
-            return podeip
-        with contextlib.suppress(kube_errors.NotFound):
-            updated = await self.d.podeips.patch_status(
-                *key_of(podeip), {"podLastSeen": format_kube_time(self.d.clock())}
-            )
-            return PodEIP.model_validate(updated)
-        return podeip
 
     # ---- reading -------------------------------------------------------------------------
     def _parse(self, pod: PodView) -> ParseResult:

@@ -28,7 +28,7 @@ from podeip.cloud import errors as cloud_errors
 from podeip.cloud.models import Eip, EipStatus, Eni
 from podeip.domain import ownership, tokens
 from podeip.reconcile import records
-from podeip.reconcile.deps import Deps, log_fields, pod_ref, podeip_ref
+from podeip.reconcile.deps import Deps, log_fields, podeip_ref
 from podeip.reconcile.queue import Requeue
 
 logger = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ async def eips_of(d: Deps, podeip: PodEIP, *, get_eip: Callable[[str], Awaitable
     return await d.cloud.describe_eips(tags=tags)
 
 
-async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tuple[PodEIP, Eip | None]:
-    """Record an EIP for an Auto PodEIP: one found by its tags, or a new one (returned as seen).
+async def allocate(d: Deps, podeip: PodEIP, *, lookup: bool) -> tuple[PodEIP, Eip | None]:
+    """Record an EIP for an Auto PodEIP: one found by its tags, or a new one (returned as seen,
+    for the pass's Event; None when found by its tags).
 
     ``lookup=False`` only for a PodEIP this process created and never allocated for (R3).
     """
@@ -123,8 +124,8 @@ async def allocate(d: Deps, podeip: PodEIP, pod: PodView, *, lookup: bool) -> tu
         raise Requeue(after=0.0, reason="client token burnt; next attempt") from None
     crash_point(d, AFTER_ALLOCATE_BEFORE_RECORD)
     updated = await record(d, podeip, {"spec": {"allocationID": allocation.allocation_id}})
+    # (The Event is the pass's: folded into the bound one when the pass goes on to Associate.)
     message = f"EIP {allocation.ip_address} ({allocation.allocation_id}) allocated"
-    await d.events.normal(pod_ref(pod), reason=c.EV_ALLOCATED, message=message)
     logger.info(
         "PodEIP %s/%s: %s (request %s)",
         namespace,

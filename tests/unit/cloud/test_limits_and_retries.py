@@ -143,8 +143,9 @@ async def test_a_worker_reserves_a_far_slot_and_only_it_takes_it_when_back() -> 
     assert clock.sleeps == []  # nobody slept
 
 
-async def test_a_caller_without_a_holder_reserves_nothing_and_a_late_reservation_lapses() -> None:
-    clock = ManualClock()
+async def _reserved_late(clock: ManualClock) -> RateLimiter:
+    """Two calls spend the burst; callers without a holder are told to wait and spend nothing;
+    ``late`` reserves the slot at 1.0 (the schedule then stands at 3.0)."""
     limiter = RateLimiter(LIMITS, clock=clock, sleep=clock.sleep)
     for _ in range(2):
         await limiter.acquire("AssociateEipAddress")
@@ -153,11 +154,30 @@ async def test_a_caller_without_a_holder_reserves_nothing_and_a_late_reservation
             await limiter.acquire("AssociateEipAddress", max_wait=0.0)
     with pytest.raises(errors.RateLimited):
         await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # slot at 1.0
-    clock.advance(2.5)  # more than one interval after its slot: lapsed
-    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # a fresh slot (2.0)
+    return limiter
+
+
+async def test_a_caller_without_a_holder_reserves_nothing_and_a_late_reservation_is_honoured() -> None:
+    """Back 1.5 intervals after its slot (a pass that made its looks first): its own slot."""
+    clock = ManualClock()
+    limiter = await _reserved_late(clock)
+    clock.advance(2.5)
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # its slot (1.0)
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="other")  # 2.0, refilled
     with pytest.raises(errors.RateLimited) as next_one:
-        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="other")
-    assert next_one.value.retry_after == pytest.approx(0.5)  # 3.0: both slots were spent
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="third")
+    assert next_one.value.retry_after == pytest.approx(0.5)  # 3.0: no slot was spent twice
+
+
+async def test_a_reservation_later_than_its_lapse_queues_again() -> None:
+    clock = ManualClock()
+    limiter = await _reserved_late(clock)
+    clock.advance(3.5)  # more than LAPSE (2) intervals after its slot: lapsed
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="late")  # a fresh slot (3.5)
+    await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="other")
+    with pytest.raises(errors.RateLimited) as next_one:
+        await limiter.acquire("AssociateEipAddress", max_wait=0.0, holder="third")
+    assert next_one.value.retry_after == pytest.approx(1.0)  # 4.5: the lapsed slot was spent too
 
 
 @pytest.mark.parametrize("seed", range(5))
