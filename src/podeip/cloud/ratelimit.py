@@ -83,9 +83,11 @@ class RateLimiter:
     seconds), and the default client limits keep that margin below Alibaba's published ones
     (``cloud_apis.py``: 110/min with a burst of 10 against 120 and 12), so reserving never
     makes the cloud throttle us. Two, not one: a pass back at its slot makes its looks (the
-    EIP, the ENI, the pod again, R10) before the call, and a 500-pod burst showed those passes
+    EIP, the ENI, the pod again, R10) before the call, and a 100-pod burst showed those passes
     often more than one interval late (0.55 s at 110/min); each lapse sent the pass to the back
-    of the schedule, wasted the slot and cost the looks again (issue 13: Associates at 86/min).
+    of the schedule, wasted the slot and cost the looks again (issue 13: Associates at 86/min,
+    Allocate to Associate 16 s at the median; 7 s with two intervals; four made it 2 s, but
+    four late calls in one window could exceed Alibaba's burst).
     """
 
     def __init__(
