@@ -35,6 +35,9 @@ KUBE_QPS = 20.0
 NOT_MEASURED = "not measured in this run"
 #: What a scale-only report says of the rows and sections that ``make bench`` measures.
 ELSEWHERE = "measured by `make bench` (BENCHMARKS.md)"
+#: And what ``make bench`` says of the rows only ``make bench-scale`` measures.
+ELSEWHERE_SCALE = "measured by `make bench-scale` (BENCHMARKS-scale.md)"
+SCALE_ROWS = ("peak RSS", "restart after")
 
 
 def _git_commit() -> str:
@@ -527,6 +530,13 @@ def report(
     rows = targets(r)
     if scale_only:
         rows = [dataclasses.replace(t, measured=ELSEWHERE) if t.measured == NOT_MEASURED else t for t in rows]
+    elif "scale" not in r.only:
+        rows = [
+            dataclasses.replace(t, measured=ELSEWHERE_SCALE)
+            if t.measured == NOT_MEASURED and t.measure.startswith(SCALE_ROWS)
+            else t
+            for t in rows
+        ]
     out = [
         "# Benchmarks",
         "",

@@ -202,3 +202,13 @@ def test_scale_only_report_points_at_make_bench_and_shows_the_scale_rows() -> No
     assert "| **every change handled** | **60.0 s** |" in text
     assert "Leak audit after: EIPs no PodEIP names: 0; PodEIPs of the deleted pods: 0." in text
     assert "**Peak RSS** (20,000 plain + 2,000 EIP pods)" in text  # missed: 199.8 > 150 MiB
+
+
+def test_bench_report_points_at_bench_scale_for_its_rows() -> None:
+    r = Results(only=["lifecycle", "at-rest"])
+    rows = report.report(argparse.Namespace(quick=False), r, EngineConfig(), 32).splitlines()
+    cells = {row.split(" | ")[0].lstrip("| "): row.split(" | ")[1] for row in rows if row.count(" | ") > 4}
+    scale = "measured by `make bench-scale` (BENCHMARKS-scale.md)"
+    assert cells["peak RSS, 20,000 plain + 2,000 EIP pods, first process and after restart"] == scale
+    assert cells["restart after 100 pods deleted and 100 created while down, 5,000 PodEIPs"] == scale
+    assert cells["500-pod burst, all ready"] == NOT_MEASURED
