@@ -90,7 +90,7 @@ demo: install testbed ## The demo: control plane + simulated cloud + operator, t
 bench: install testbed ## Benchmarks; rewrites BENCHMARKS.md (BENCH_ARGS="--only at-rest,lifecycle" for a part)
 	PYTHONPATH=hack:tests $(PY) -m bench $(BENCH_ARGS)
 
-bench-scale: install testbed ## Scale benchmarks (20,000 plain pods, 5,000 PodEIPs); writes BENCHMARKS-scale.md
+bench-scale: install testbed ## Scale benchmarks (20,000 plain pods, 5,000 PodEIPs, a restart after churn; ~20 min); writes BENCHMARKS-scale.md
 	PYTHONPATH=hack:tests $(PY) -m bench --only scale --output BENCHMARKS-scale.md $(BENCH_ARGS)
 
 ##@ Packaging

@@ -93,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scale-at-rest", type=int, default=5000, help="bench-scale: PodEIPs at rest and restarted (5,000)"
     )
     parser.add_argument(
+        "--scale-churn",
+        type=int,
+        default=100,
+        help="bench-scale: pods deleted and created while the operator is down, then a restart (100)",
+    )
+    parser.add_argument(
         "--start-memory",
         type=int,
         metavar="N",
@@ -119,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             min(args.scale_eip, 100),
             min(args.scale_at_rest, 200),
         )
+        args.scale_churn = min(args.scale_churn, 20)
     before = None if args.no_before else before_of()
     if args.from_results:  # render BENCHMARKS.md again from a run's saved numbers
         results = Results.load(json.loads(args.from_results.read_text()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -230,3 +231,64 @@ def queued_floor(rank: int, *, burst: int, per_minute: float, l1: float) -> floa
     Associate token behind the ``rank − 1`` before it, at ``per_minute`` after ``burst`` at once,
     plus one pod's latency. All ready: rank N, (N − burst)/R + L₁; p50: rank ⌈N/2⌉."""
     return max(0, rank - burst) * 60.0 / per_minute + l1
+
+
+# ---- the GC's passes --------------------------------------------------------------------------
+def is_listing(call: CallRecord) -> bool:
+    """A page of the GC's listing of our EIPs: a DescribeEipAddresses by tags, no ID named."""
+    return call.action == "DescribeEipAddresses" and "AllocationId" not in call.params
+
+
+@dataclasses.dataclass(frozen=True)
+class GcPasses:
+    """The GC's passes in a window of the call log. A pass starts with page 1 of the listing; the
+    operator sleeps its period after a pass ends, so a cycle (start to start) is the period plus
+    the pass. Only whole cycles are counted: the calls from the first page 1 up to the last one."""
+
+    cycles: int
+    #: Every call of the whole cycles, by action, per cycle (what one GC period costs).
+    calls_per_cycle: dict[str, float]
+    pages_per_cycle: float
+    #: Median seconds from a pass's first page to its last page's answer, and start to start.
+    pass_seconds: float
+    cycle_seconds: float
+
+
+def gc_passes(calls: Sequence[CallRecord]) -> GcPasses:
+    ordered = sorted(calls, key=lambda x: x.started)
+    starts = [x.started for x in ordered if is_listing(x) and x.params.get("PageNumber", "1") == "1"]
+    cycles = len(starts) - 1
+    if cycles < 1:
+        return GcPasses(0, {}, math.nan, math.nan, math.nan)
+    inside = [x for x in ordered if starts[0] <= x.started < starts[-1]]
+    per_action = collections.Counter(x.action for x in inside)
+    durations = []
+    for begin, end in itertools.pairwise(starts):
+        pages = [x for x in inside if begin <= x.started < end and is_listing(x)]
+        durations.append(max(x.ended for x in pages) - begin)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    return GcPasses(
+        cycles,
+        {a: n / cycles for a, n in sorted(per_action.items())},
+        sum(is_listing(x) for x in inside) / cycles,
+        statistics_median(durations),
+        statistics_median(gaps),
+    )
+
+
+# ---- the leak audit ---------------------------------------------------------------------------
+def audit(
+    eips: Iterable[str], named: dict[str, str], pods: Iterable[str], gone: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """What should not exist at the end: EIPs of ours (tagged with our cluster ID, by allocation
+    ID) that no PodEIP names, PodEIPs (by namespace/name, with the allocation ID they name) whose
+    EIP is not there, PodEIPs whose pod is gone (Follow: they go with it), and any PodEIP of the
+    ``gone`` pods. Empty lists: no leak."""
+    ours, alive = set(eips), set(pods)
+    held = {aid for aid in named.values() if aid}
+    return {
+        "EIPs no PodEIP names": sorted(ours - held),
+        "PodEIPs without their EIP": sorted(k for k, aid in named.items() if aid not in ours),
+        "PodEIPs without their pod": sorted(set(named) - alive),
+        "PodEIPs of the deleted pods": sorted(set(named) & set(gone)),
+    }

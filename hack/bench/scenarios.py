@@ -17,13 +17,16 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import WORKDIR, Kube, Operator, PodWatch, pod_body, statefulset_body
+from bench.harness import CLUSTER_ID, WORKDIR, Kube, Operator, PodWatch, pod_body, statefulset_body
 from bench.measure import (
     ASSOCIATE,
     _podeip_gets,
     attribute,
+    audit,
     counts_diff,
     first_poll_gaps,
+    gc_passes,
+    is_listing,
     kube_counts,
     metric_sums,
     one_pod_latency,
@@ -36,6 +39,7 @@ from bench.measure import (
 )
 from bench.report import Results
 from podeip import constants as c
+from podeip.cloud.models import EipStatus
 from podeip.settings import RateLimit, default_rate_limits
 from podeip.simulator.engine import Engine
 from podeip.simulator.state import CallRecord
@@ -363,19 +367,27 @@ class Bench:
     async def at_rest(self, kube: Kube, count: int, namespace: str) -> None:
         """``count`` PodEIPs bound, nothing changing: after one GC period to settle, over three
         more, the operator's Kubernetes requests per minute by verb and resource (the leader Lease
-        apart) and its cloud calls per GC period by action; then one new pod's time to EIP."""
+        apart) and its cloud calls per GC period by action (the window is stretched, up to six
+        periods, until it holds two whole GC cycles); then one new pod's time to EIP."""
         period = self.args.gc_period * 60
         await asyncio.sleep(period)
+        population = await self.population(kube, namespace)
         k0, t0 = self.kube(), time.time()
         cpu0 = self.operator.proc()[2]
         await asyncio.sleep(3 * period + 1)
+        # A GC cycle is the period plus the pass (a long one at 5,000 EIPs): wait for two whole ones.
+        for _ in range(int(3 * period)):
+            if gc_passes(self.calls_between(t0)).cycles >= 2:
+                break
+            await asyncio.sleep(1)
         k1, t1 = self.kube(), time.time()
         cpu1 = self.operator.proc()[2]
         minutes = (t1 - t0) / 60
         work, lease = split_lease(counts_diff(k1, k0, per=minutes))
         calls = self.calls_between(t0, t1)
         periods = (t1 - t0) / period
-        listing = [x for x in calls if x.action == "DescribeEipAddresses" and "AllocationId" not in x.params]
+        listing = [x for x in calls if is_listing(x)]
+        passes = gc_passes(calls)
         probe_ns = await kube.namespace(f"probe-{count}")
         watch = PodWatch(kube, probe_ns)
         watch.start()
@@ -397,6 +409,12 @@ class Bench:
                 a: n / periods for a, n in sorted(collections.Counter(x.action for x in calls).items())
             },
             "listing_per_period": len(listing) / periods,
+            "gc_cycles": passes.cycles,
+            "calls_per_pass": passes.calls_per_cycle,
+            "listing_per_pass": passes.pages_per_cycle,
+            "pass_seconds": passes.pass_seconds,
+            "cycle_seconds": passes.cycle_seconds,
+            **population,
             "throttled": sum("Throttling" in x.result for x in calls),
             "cpu_pct": (cpu1 - cpu0) / (t1 - t0) * 100,
             "new_pod": new_pod,
@@ -404,6 +422,132 @@ class Bench:
             "l1": statistics_median(list(self.latencies(probe_ns, t1, watch).values())),
         }
         await self.drain(kube, probe_ns, limit=600)
+
+    async def population(self, kube: Kube, namespace: str) -> dict[str, float]:
+        """What a figure is measured at: the namespace's PodEIPs, those whose EIP is InUse in the
+        cloud, our EIPs (tagged with our cluster ID, all namespaces) and the pods with a True gate.
+        A short seeding shows here and in the report, never silently."""
+        podeips = await kube.call("GET", f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{namespace}/{c.PLURAL}")
+        pods = (await kube.call("GET", f"/api/v1/namespaces/{namespace}/pods"))["items"]
+        eips = {e.allocation_id: e for e in self.engine.eips() if e.tags.get(c.TAG_CLUSTER_ID) == CLUSTER_ID}
+        named = [p["spec"].get("allocationID") for p in podeips["items"]]
+        gates = [
+            x
+            for pod in pods
+            for x in (pod.get("status") or {}).get("conditions") or []
+            if x["type"] == c.READINESS_GATE and x["status"] == "True"
+        ]
+        return {
+            "podeips": len(named),
+            "bound": sum(aid in eips and eips[aid].status == EipStatus.IN_USE for aid in named),
+            "eips": len(eips),
+            "gates": len(gates),
+        }
+
+    async def churn_restart(self, kube: Kube, namespace: str, count: int, churn: int) -> None:
+        """With ``count`` PodEIPs at rest, the operator stopped (SIGTERM); meanwhile ``churn`` of
+        the pods deleted and ``churn`` new EIP pods created (each with its IP before the start);
+        then started with the defaults. Handled when every new pod's gate is True and every deleted
+        pod's PodEIP is gone (Follow: its EIP unbound and released first, its finalizer last);
+        the restart's cloud calls and Kubernetes requests until then; a leak audit after."""
+        gone = [f"p{i:04d}" for i in range(churn)]
+        new = [f"n{i:04d}" for i in range(churn)]
+        owned = {
+            e.allocation_id
+            for e in self.engine.eips()
+            if e.tags.get(c.TAG_NAMESPACE) == namespace and e.tags.get(c.TAG_POD_NAME) in gone
+        }
+        before = await self.population(kube, namespace)
+        self.operator.stop()
+        watch = PodWatch(kube, namespace)
+        watch.start()
+        await asyncio.sleep(0.5)
+        pods = f"/api/v1/namespaces/{namespace}/pods"
+        gate = asyncio.Semaphore(20)
+
+        async def delete(name: str) -> None:
+            async with gate:
+                await kube.call("DELETE", f"{pods}/{name}", None)
+
+        await asyncio.gather(*(delete(name) for name in gone))
+        await kube.create_many(pods, [pod_body(n, self.node(), eip=True) for n in new])
+        await watch.until(
+            lambda: sum(s.ip is not None for s in watch.live(new)) >= churn, limit=300, what="new pods' IPs"
+        )
+        calls0 = len(self.engine.call_log())
+        started = self.operator.start_timed()
+        healthy = time.time()
+        podeips = f"/apis/{c.GROUP}/{c.VERSION}/namespaces/{namespace}/{c.PLURAL}"
+        left, unbound = set(gone), math.nan
+        cap = 600.0
+        while time.time() - started < cap:
+            for name in list(left):  # PodEIPs of the deleted pods, until each is gone
+                if (await kube.call("GET", f"{podeips}/{name}")).get("code") == 404:
+                    left.discard(name)
+            if not left and math.isnan(unbound):
+                unbound = time.time()
+            ready = [s.ready for s in watch.live(new) if s.ready is not None]
+            if not left and len(ready) >= churn:
+                break
+            await asyncio.sleep(1.0)
+        ready = [s.ready for s in watch.live(new) if s.ready is not None]
+        bound = max(ready) if len(ready) >= churn else math.nan
+        done = max(bound, unbound)
+        work, _lease = split_lease(kube_counts(self.operator.metrics()))
+        until = started + cap if math.isnan(done) else done
+        calls = [x for x in self.engine.call_log()[calls0:] if x.started <= until]
+        unbinds = [
+            x.latency
+            for x in calls
+            if x.ok and x.action == "UnassociateEipAddress" and x.allocation_id in owned
+        ]
+        releases = [
+            x.latency for x in calls if x.ok and x.action == "ReleaseEipAddress" and x.allocation_id in owned
+        ]
+
+        def span(action: str) -> list[float]:  # first and last OK call of an action, from the start
+            stamps = [x.started - started for x in calls if x.ok and x.action == action]
+            return [min(stamps), max(stamps)] if stamps else [math.nan, math.nan]
+
+        await asyncio.sleep(5)  # the last writes land before the audit
+        listed = (await kube.call("GET", f"/apis/{c.GROUP}/{c.VERSION}/{c.PLURAL}"))["items"]
+        alive = [  # the pods of the namespaces that hold PodEIPs (not the 20,000 plain ones)
+            pod
+            for ns in sorted({p["metadata"]["namespace"] for p in listed} | {namespace})
+            for pod in (await kube.call("GET", f"/api/v1/namespaces/{ns}/pods"))["items"]
+        ]
+        key = lambda meta: f"{meta['namespace']}/{meta['name']}"  # noqa: E731
+        leaks = audit(
+            [e.allocation_id for e in self.engine.eips() if e.tags.get(c.TAG_CLUSTER_ID) == CLUSTER_ID],
+            {key(p["metadata"]): p["spec"].get("allocationID", "") for p in listed},
+            [key(p["metadata"]) for p in alive],
+            [f"{namespace}/{name}" for name in gone],
+        )
+        self.results.churn = {
+            "pods": count,
+            "churn": churn,
+            "before": before,
+            "after": await self.population(kube, namespace),
+            "seconds": done - started,
+            "unbound": unbound - started,
+            "bound": bound - started,
+            "healthy": healthy - started,
+            "cap": cap,
+            "left": sorted(left),
+            "not_ready": churn - len(ready),
+            "cloud_calls": len(calls),
+            "calls": dict(collections.Counter(x.action for x in calls)),
+            "throttled": sum("Throttling" in x.result for x in calls),
+            "kube_requests": sum(work.values()),
+            "kube": work,
+            "l1": statistics_median(list(self.latencies(namespace, started, watch).values())),
+            "u1": statistics_median(unbinds)
+            + self.engine.config.transition_delay
+            + statistics_median(releases),
+            "leaks": leaks,
+            "spans": {a: span(a) for a in ("AllocateEipAddress", ASSOCIATE, "UnassociateEipAddress")},
+        }
+        await watch.stop()
 
     # ---- memory ----------------------------------------------------------------------------------
     async def plain_pods(
@@ -469,7 +613,8 @@ class Bench:
     # ---- scale (make bench-scale) ---------------------------------------------------------------
     async def scale(self, kube: Kube) -> None:
         """2,000 EIP pods among 20,000 plain ones (peak RSS of the first process and of a restart),
-        then 5,000 PodEIPs: at rest, one new pod's time to EIP, a restart with the defaults."""
+        then 5,000 PodEIPs: a restart with the defaults, at rest, one new pod's time to EIP, and a
+        restart after 100 pods were deleted and 100 created while the operator was down."""
         a = self.args
         s = self.results.scale
         s["plain"], s["eip"] = a.scale_plain, a.scale_eip
@@ -497,6 +642,8 @@ class Bench:
         label = f"{a.scale_at_rest:,} PodEIPs"
         await timed(f"restart, {label}", self.restart(a.scale_at_rest, label=label, kill=False, cap=600))
         await timed(f"at rest, {label}", self.at_rest(kube, a.scale_at_rest, namespace))
+        churn = f"restart after {a.scale_churn} pods deleted and {a.scale_churn} created while down"
+        await timed(churn, self.churn_restart(kube, namespace, a.scale_at_rest, a.scale_churn))
 
 
 async def scenarios(bench: Bench, plane: ControlPlane) -> None:
