@@ -323,7 +323,10 @@ def _gate(o: Observed, podeip: PodEIP) -> Step | None:
     if podeip.spec.allocation_type.type is not AllocationType.AUTO or not podeip.spec.allocation_id:
         return None
     if o.seen is None:
-        return Step(State.OBSERVING, Do.LOOK, max_age=STEADY)
+        # The pod gone, the look after the gate must be fresh (R6, before an unbind): one look
+        # serves both, and a far Unassociate slot is reserved before it (looks.Looks.eip).
+        gone = o.pod is None or o.pod.is_gone
+        return Step(State.OBSERVING, Do.LOOK, max_age=FRESH if gone else STEADY)
     eip, pod = o.seen.eip, o.pod
     if eip is None:
         return None  # the binding path confirms a missing EIP and allocates anew (or not)

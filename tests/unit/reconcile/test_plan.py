@@ -208,6 +208,13 @@ ROWS = [
     # ---- the ownership gate (Auto, allocated) ---------------------------------------------------
     Row("gate: not looked yet", observed(seen=None), State.OBSERVING, Do.LOOK, {"max_age": STEADY}),
     Row(
+        "gate, the pod gone: one fresh look serves the gate and the unbind",
+        observed(seen=None, pod=None),
+        State.OBSERVING,
+        Do.LOOK,
+        {"max_age": FRESH},
+    ),
+    Row(
         "gate: another podeip's tags",
         observed(seen=seen(eip(tags=OTHERS))),
         State.NOT_OURS,
