@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from podeip.cloud import errors
 from podeip.cloud.clock import ManualClock
 from podeip.cloud.models import Eip, EipStatus
-from podeip.cloud import errors
 from podeip.cloud.observed import PACE, ObservedEips
 from podeip.reconcile.looks import ESTIMATE_WINDOW, FRESH, INITIAL_ESTIMATE, PROBE, Looks
 from podeip.reconcile.queue import Hold
