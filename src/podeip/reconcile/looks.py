@@ -35,6 +35,9 @@ from podeip.reconcile.queue import Hold, Key, Requeue
 #: Seconds a steady observation stands in for a Describe: for decisions that only write
 #: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH).
 STEADY, FRESH = 30.0, 2.0
+#: Seconds a steady observation stands for a terminating pod (``plan._steady``): a DELETE of
+#: many pods marks them all at once, and each pass would describe an EIP it will not touch.
+TERMINATING = 300.0
 #: A look booked ahead for a pass at its rate-limit slot is taken at most ``FRESH − FRESH_MARGIN``
 #: seconds before that slot: the margin is for the pass coming back a little late.
 FRESH_MARGIN = 0.5
