@@ -35,6 +35,9 @@ from podeip.reconcile.queue import Hold, Key, Requeue
 #: Seconds a steady observation stands in for a Describe: for decisions that only write
 #: Kubernetes objects (STEADY), and for those that may unbind or release (FRESH).
 STEADY, FRESH = 30.0, 2.0
+#: Seconds a steady observation stands for a terminating pod (``plan._steady``): a DELETE of
+#: many pods marks them all at once, and each pass would describe an EIP it will not touch.
+TERMINATING = 300.0
 #: A look booked ahead for a pass at its rate-limit slot is taken at most ``FRESH − FRESH_MARGIN``
 #: seconds before that slot: the margin is for the pass coming back a little late.
 FRESH_MARGIN = 0.5
@@ -70,7 +73,7 @@ class Looks:
         self._clock = clock
         #: Waits and backoffs run on this (``Deps.monotonic``; a manual clock in tests).
         self._monotonic = monotonic
-        #: key → (monotonic start, looks so far, the first look's delay)
+        #: key → (monotonic start, looks so far, when the last look was planned after the start)
         self._waits: dict[Key, tuple[float, int, float]] = {}
         #: How long the last transitions took here (seconds, upper bounds: see ESTIMATE_WINDOW).
         self._took: deque[float] = deque([INITIAL_ESTIMATE], maxlen=ESTIMATE_WINDOW)
@@ -110,11 +113,11 @@ class Looks:
         at the time of the batch of polls it is booked in (``ObservedEips.book_poll``: polls
         are paced). The key is in flight: served before new work when due."""
         now = self._monotonic()
-        started, looks, first = self._waits.get(key, (now, 0, 0.0))
+        started, looks, planned = self._waits.get(key, (now, 0, 0.0))
         estimate = self.transition_estimate
         delay = estimate if looks == 0 else estimate * 0.25 * 1.5 ** (looks - 1)
         delay = min(POLL_MAX, max(POLL_MIN, delay))
-        self._waits[key] = (started, looks + 1, delay if looks == 0 else first)
+        self._waits[key] = (started, looks + 1, planned + delay)
         if allocation_id:
             delay = self._cloud.book_poll(allocation_id, now + delay) - now
         return Requeue(after=delay, reason=reason, hold=Hold.IN_FLIGHT)
@@ -145,10 +148,14 @@ class Looks:
         wait = self._waits.pop(key, None)
         if wait is None:
             return
-        started, looks, first = wait
-        # Reached at the first look: done by then, perhaps earlier (probe a little lower).
-        # Reached later: it took at most this long (the looks' own latency included).
-        self._took.append(PROBE * first if looks == 1 else self._monotonic() - started)
+        _, looks, planned = wait
+        # What is learnt is when the look that found it done was planned, not when it came:
+        # the queue, the pacing of polls and a busy moment make looks late, and a transition
+        # that looked that long would keep every later first look late for 16 transitions.
+        # The look before saw it busy, so it took longer than that one's plan: a plan a little
+        # short is raised again by the next miss. Reached at the first look: done by then,
+        # perhaps earlier (probe a little lower).
+        self._took.append(PROBE * planned if looks == 1 else planned)
 
     def clear(self, key: Key) -> None:
         self._waits.pop(key, None)

@@ -41,7 +41,7 @@ from podeip.api.pods import PodView
 from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus, Eni
 from podeip.domain import ownership, release
 from podeip.reconcile import records
-from podeip.reconcile.looks import BUSY_REASONS, BUSY_STATES, FRESH, STEADY
+from podeip.reconcile.looks import BUSY_REASONS, BUSY_STATES, FRESH, STEADY, TERMINATING
 from podeip.settings import Settings
 
 #: Waiting for something only a human or another pod can change (seconds).
@@ -316,6 +316,13 @@ def may_unbind(podeip: PodEIP, eip: Eip, verdict: ownership.Verdict) -> bool:
     return ownership.Act.UNASSOCIATE in verdict.may and binding is not None and binding.holds(eip)
 
 
+def _steady(o: Observed) -> float:
+    """How old a look may be for a pod that is there: ``STEADY``, or ``TERMINATING`` once the
+    pod is being deleted (its binding stays until it is gone, and nothing a look could show
+    would be done for it now; its deletion's pass then looks fresh before the unbind, R6)."""
+    return TERMINATING if o.pod is not None and o.pod.is_terminating else STEADY
+
+
 def _gate(o: Observed, podeip: PodEIP) -> Step | None:
     """Before any other step on an Auto PodEIP's EIP: adopt an untagged EIP with proof, and
     leave alone one that another PodEIP's tags name or that has no proof. (Static EIPs go by
@@ -323,7 +330,10 @@ def _gate(o: Observed, podeip: PodEIP) -> Step | None:
     if podeip.spec.allocation_type.type is not AllocationType.AUTO or not podeip.spec.allocation_id:
         return None
     if o.seen is None:
-        return Step(State.OBSERVING, Do.LOOK, max_age=STEADY)
+        # The pod gone, the look after the gate must be fresh (R6, before an unbind): one look
+        # serves both, and a far Unassociate slot is reserved before it (looks.Looks.eip).
+        gone = o.pod is None or o.pod.is_gone
+        return Step(State.OBSERVING, Do.LOOK, max_age=FRESH if gone else _steady(o))
     eip, pod = o.seen.eip, o.pod
     if eip is None:
         return None  # the binding path confirms a missing EIP and allocates anew (or not)
@@ -375,7 +385,7 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
                 State.CLAIMED_BY_OTHER, c.EV_CLAIMED_BY_OTHER, message, note="EIP claimed by another pod"
             )
     if o.seen is None:
-        return Step(State.OBSERVING, Do.LOOK, max_age=STEADY)
+        return Step(State.OBSERVING, Do.LOOK, max_age=_steady(o))
     eip = o.seen.eip
     if eip is None:
         return _missing(o, podeip)

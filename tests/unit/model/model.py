@@ -298,6 +298,16 @@ class OperatorModel(RuleBasedStateMachine):
         self.quiet = False
 
     def teardown(self) -> None:
+        # Background reads still pending (an early ENI lookup of the last delivery) end here,
+        # not as "Task was destroyed but it is pending" when the closed loop is collected.
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+
+        async def ended() -> None:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        self.loop.run_until_complete(ended())
         self.loop.close()
         STATS["seconds"] += time.perf_counter() - self.started
 

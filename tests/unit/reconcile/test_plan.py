@@ -23,6 +23,7 @@ state × situation, each asserting the named state, the next action and its para
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from podeip.cloud.models import NETWORK_INTERFACE, Eip, EipStatus, Eni
 from podeip.domain import ownership, parameters, release
 from podeip.domain.request import EipRequest
 from podeip.reconcile import records
-from podeip.reconcile.looks import FRESH, STEADY
+from podeip.reconcile.looks import FRESH, STEADY, TERMINATING
 from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
 from podeip.settings import CloudSettings, Settings
 
@@ -207,6 +208,20 @@ ROWS = [
     ),
     # ---- the ownership gate (Auto, allocated) ---------------------------------------------------
     Row("gate: not looked yet", observed(seen=None), State.OBSERVING, Do.LOOK, {"max_age": STEADY}),
+    Row(
+        "gate, the pod terminating: what is remembered stands (it is unbound once gone)",
+        observed(seen=None, pod=dataclasses.replace(pod(), deletion_timestamp=NOW)),
+        State.OBSERVING,
+        Do.LOOK,
+        {"max_age": TERMINATING},
+    ),
+    Row(
+        "gate, the pod gone: one fresh look serves the gate and the unbind",
+        observed(seen=None, pod=None),
+        State.OBSERVING,
+        Do.LOOK,
+        {"max_age": FRESH},
+    ),
     Row(
         "gate: another podeip's tags",
         observed(seen=seen(eip(tags=OTHERS))),
