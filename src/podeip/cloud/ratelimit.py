@@ -119,7 +119,7 @@ class RateLimiter:
         interval, tolerance = schedule
         now = self._clock()
         slot = self._reserved.get(api, {}).get(holder)
-        if slot is not None and slot + interval >= now:  # reserved earlier, not lapsed
+        if slot is not None and slot + LAPSE * interval >= now:  # reserved earlier, not lapsed
             wait = slot - now
         else:
             wait = max(0.0, max(self._next.get(api, now), now) - tolerance - now)
