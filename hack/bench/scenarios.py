@@ -40,6 +40,7 @@ from bench.measure import (
 from bench.report import Results
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
+from podeip.reconcile.looks import FRESH
 from podeip.settings import RateLimit, default_rate_limits
 from podeip.simulator.engine import Engine
 from podeip.simulator.state import CallRecord
@@ -189,6 +190,10 @@ class Bench:
         before, since = self.kube(), time.time()
         for i in range(runs):
             await self.bind(kube, watch, [f"s{i}"], limit=300)
+            # A pod lives longer than R6's freshness (``looks.FRESH``): deleted at once, its
+            # bind's last look would serve as the fresh look before the Unassociate, one
+            # Describe fewer than a real pod costs.
+            await asyncio.sleep(FRESH + 1.0)
             await self.drain(kube, namespace)
         await asyncio.sleep(2)  # the last Release's final writes land
         after, until = self.kube(), time.time()
