@@ -335,7 +335,7 @@ async def fill_view(deps: Deps) -> None:
     """List pods and PodEIPs into the view (k8s/view.py, "Start-up"), again until it succeeds,
     then wait for kopf's stream to confirm them: no pass decides on a half-listed world. Then
     list again whenever kopf did (a watch that could not resume)."""
-    view, page_size = deps.view, deps.settings.watch.list_chunk_size or 500
+    view, page_size = deps.view, deps.settings.watch.list_chunk_size or 100
     delay = 1.0
     while True:
         try:

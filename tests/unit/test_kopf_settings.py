@@ -26,7 +26,7 @@ def _no_watch_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_by_default_kopf_lists_in_pages_and_lets_idle_workers_go() -> None:
     configured = kopf_settings(make())
     kopf_defaults = kopf.OperatorSettings()
-    assert configured.watching.chunk_size == 500
+    assert configured.watching.chunk_size == 100
     assert configured.queueing.idle_timeout == 0.5
     # Both differ from what kopf does unless told: an unpaged listing, workers kept 5 s.
     assert kopf_defaults.watching.chunk_size is None

@@ -25,7 +25,7 @@ GONE_PHASES = frozenset({"Succeeded", "Failed"})
 _TIME: TypeAdapter[datetime] = TypeAdapter(KubeTime)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodCondition:
     type: str
     status: str
@@ -34,7 +34,7 @@ class PodCondition:
     last_transition_time: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owner:
     """The controller ownerReference: ``kind`` as written (group ignored), and ``name``."""
 
@@ -47,7 +47,7 @@ class Owner:
         return f"{self.kind}/{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodView:
     name: str
     namespace: str

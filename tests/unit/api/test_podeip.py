@@ -216,3 +216,23 @@ def test_models_are_frozen() -> None:
     spec = PodEIPSpec(allocation_type=AllocationTypeSpec(release_strategy=ReleaseStrategy.NEVER))
     with pytest.raises(ValueError, match="frozen"):
         spec.allocation_id = "eip-x"  # type: ignore[misc]
+
+
+def test_instances_given_the_same_fields_share_one_set_of_names_and_copies_keep_their_own() -> None:
+    # The view holds thousands of PodEIPs: one set of names per combination, not one each.
+    first, second = PodEIP.model_validate(DOC_PODEIP), PodEIP.model_validate(DOC_PODEIP)
+    assert first.model_fields_set is second.model_fields_set
+    assert first.status is not None and second.status is not None
+    assert first.status.model_fields_set is second.status.model_fields_set
+    # Another combination has its own; what each reports (and writes) stays its own.
+    bare = PodEIPStatus.model_validate({"eipAddress": "203.0.113.5"})
+    assert bare.model_fields_set == {"eip_address"}
+    assert bare.to_wire() == {"eipAddress": "203.0.113.5"}
+    assert first.status.model_fields_set != bare.model_fields_set
+    # A copy with changes gets a set of its own; the shared one is left as it was.
+    shared = set(first.model_fields_set)
+    changed = PodEIPStatus.model_validate({"eipAddress": "203.0.113.5"}).model_copy(update={"isp": "BGP"})
+    assert changed.model_fields_set == {"eip_address", "isp"}
+    assert bare.model_fields_set == {"eip_address"}
+    assert first.model_copy(update={"kind": "PodEIP"}).model_fields_set == shared
+    assert first.model_fields_set == shared == second.model_fields_set
