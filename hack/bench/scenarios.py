@@ -637,7 +637,10 @@ class Bench:
         first_hwm = self.operator.proc()[1]  # the process that saw the plain pods arrive
         namespace = await kube.namespace("scale")
         await timed(f"seed {a.scale_eip:,} EIP pods", self.seed(kube, namespace, 0, a.scale_eip))
-        s["first_hwm"] = max(first_hwm, self.seed_hwm)  # and the one that bound the EIP pods
+        s["first_hwm"] = first_hwm
+        # The seeding process runs with SEED_ENV (50 concurrent reconciles, client QPS 200), not
+        # the defaults: its peak is shown apart, not held against the target.
+        s["seed_hwm"] = self.seed_hwm
         label = f"{a.scale_eip:,} PodEIPs among {a.scale_plain:,} plain pods"
         await timed(f"restart, {label}", self.restart(a.scale_eip, label=label, kill=False))
         await asyncio.sleep(30)
