@@ -22,7 +22,7 @@ from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.base import CLAIM_RECHECK, Pass, key_of
 from podeip.reconcile.deps import Deps, asks_for_eip, pod_ref, podeip_ref
-from podeip.reconcile.looks import FRESH, Looks
+from podeip.reconcile.looks import FRESH, STEADY, Looks
 from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Observed, Seen, State, Step
 from podeip.reconcile.queue import Key, Requeue
 
@@ -54,7 +54,9 @@ async def look(p: Pass, o: Observed, step: Step) -> Observed:
         missing_for = p.d.monotonic() - first
     else:
         p.memory.missing.pop(allocation_id, None)
-    return replace(o, seen=Seen(eip, fresh=step.max_age <= FRESH), missing_for=missing_for)
+    return replace(
+        o, seen=Seen(eip, fresh=step.max_age <= FRESH, steady=step.max_age <= STEADY), missing_for=missing_for
+    )
 
 
 async def find_eni(p: Pass, o: Observed, step: Step) -> Observed:

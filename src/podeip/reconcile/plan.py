@@ -148,6 +148,9 @@ class Seen:
     eip: Eip | None
     #: Taken with ``max_age=FRESH`` (good enough to unbind on, R6).
     fresh: bool = False
+    #: Taken with at most ``STEADY`` (not a terminating pod's ``TERMINATING``): good enough to
+    #: tag an EIP on (adoption, a mutation of an EIP not yet ours).
+    steady: bool = True
 
 
 @dataclass(frozen=True)
@@ -347,6 +350,8 @@ def _gate(o: Observed, podeip: PodEIP) -> Step | None:
         if eni_id:
             verdict = judge(o, podeip, eip, on_live_pod=True)
     if verdict.standing is ownership.Standing.ADOPT:
+        if not o.seen.steady:  # a terminating pod's long-remembered look: not to tag on
+            return Step(State.OBSERVING, Do.LOOK, max_age=STEADY)
         return _tag(o, eip, verdict)
     if verdict.standing is not ownership.Standing.OURS:
         return Step(

@@ -143,8 +143,8 @@ IN_USE_OLD_IP = eip(EipStatus.IN_USE, private_ip="10.0.0.9", instance=ENI_ID)
 ENI = Eni(eni_id=ENI_ID, vpc_id="vpc-1", primary_ip="10.0.0.1", private_ips=(POD_IP,))
 
 
-def seen(found: Eip | None, *, fresh: bool = False) -> Seen:
-    return Seen(found, fresh=fresh)
+def seen(found: Eip | None, *, fresh: bool = False, steady: bool = True) -> Seen:
+    return Seen(found, fresh=fresh, steady=steady)
 
 
 def observed(**overrides: Any) -> Observed:
@@ -243,6 +243,16 @@ ROWS = [
         State.ADOPTABLE,
         Do.TAG,
         check=lambda s: s.verdict is not None and ownership.Act.TAG in s.verdict.may,
+    ),
+    Row(
+        "gate: untagged, on the terminating pod's IP, a look only TERMINATING old: look again first",
+        observed(
+            seen=seen(eip(EipStatus.IN_USE, tags={}, private_ip=POD_IP, instance=ENI_ID), steady=False),
+            pod=dataclasses.replace(pod(), deletion_timestamp=NOW),
+        ),
+        State.OBSERVING,
+        Do.LOOK,
+        {"max_age": STEADY},
     ),
     Row(
         "gate: untagged, on an ENI's primary IP: the ENI decides",
