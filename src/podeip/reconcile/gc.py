@@ -15,6 +15,9 @@ Every ``garbageCollectionPeriodInMinutes``:
    it is seen on the pod's next event, or at a restart). Without the cloud listing, only the
    time-based work is enqueued. Without a view (``podeip gc``, which has no watch) the PodEIPs
    come from the API server and nothing is enqueued that a pass would serve.
+   The same diff serves the start-up (``at_start``): after a restart or a takeover, the PodEIPs
+   the view's start-up brought are compared with the warm-up listing, and only those that need
+   a pass get one (pods gone or new first), plus every Static one.
 3. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
    and managed-by that **no PodEIP's** ``spec.allocationID`` names, whatever their
    ``podeip-uid`` tag says, whose PodEIP UID is unknown (or known, but that PodEIP records
