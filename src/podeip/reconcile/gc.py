@@ -156,9 +156,8 @@ def record_ages(d: Deps, podeips: list[PodEIP]) -> None:
 
 
 #: Reasons of ``needs_pass`` that ``at_start`` serves first: a pod gone (its EIP is unbound at
-#: once: its IP may be given to another pod), a PodEIP being deleted or not yet allocated.
+#: once: its IP may be given to another pod) or a PodEIP being deleted; then one not allocated.
 GONE, NOT_ALLOCATED, DELETING = "pod gone or replaced", "not allocated", "being deleted"
-FIRST = frozenset({GONE, NOT_ALLOCATED, DELETING})
 
 
 def needs_pass(
@@ -225,8 +224,8 @@ def _why(d: Deps, key: Key, podeip: PodEIP, by_id: dict[str, Eip] | None) -> str
 
 def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
     """After a restart (or a takeover), which of the keys the view's start-up filled need a
-    pass, first those whose pod is gone or new (an EIP to unbind, a PodEIP to create), then the
-    others that need one: every PodEIP is checked (R11, R14), but one whose pod and cloud state
+    pass, first those whose pod is gone (an EIP to unbind), then new pods (a PodEIP to create),
+    then the others that need one: every PodEIP is checked (R11, R14), but one whose pod and cloud state
     (the warm-up listing of our tagged EIPs, ``app.warm_up``) agree with what it shows is checked
     by this diff, as the collector checks it every period, not by a pass of its own, so that
     changes made while the operator was down are served first and not after thousands of
@@ -235,6 +234,10 @@ def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
     (``eips`` None), and for a Static EIP (not in our tagged listing: README, "Garbage
     collection"), the pass looks. A pod without a PodEIP gets a pass (it may ask for one)."""
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
+    # Pods gone first: their IPs may be given to new pods (the bench's churn gives them the
+    # deleted pods' IPs), whose Associate fails (InvalidAssociation.Duplicated, a backoff) while
+    # the old EIP is still bound there. Then new pods and PodEIPs not yet allocated; the rest.
+    gone: list[Key] = []
     first: list[Key] = []
     then: list[Key] = []
     for key in dict.fromkeys(keys):  # (in the order they came, once each)
@@ -249,8 +252,8 @@ def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
         if why is None:
             continue
         logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
-        (first if why in FIRST else then).append(key)
-    return first + then
+        (gone if why in (GONE, DELETING) else first if why == NOT_ALLOCATED else then).append(key)
+    return gone + first + then
 
 
 async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
