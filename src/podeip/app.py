@@ -24,6 +24,7 @@ import kopf
 from podeip import __version__, constants
 from podeip.cloud.alibaba.openapi.operations import EipOperations
 from podeip.cloud.errors import CloudError
+from podeip.cloud.models import Eip
 from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
 from podeip.controllers import handlers
@@ -259,10 +260,17 @@ async def running(
             clock=deps.monotonic,  # the one clock of waits, holds and backoffs
         )
         deps.enqueue = queue.add
+        # Until the view is ready, what its start-up brings is kept aside: ``begin_work`` gives
+        # a pass only to the keys that need one (``gc.at_start``); every change after that, and
+        # a pod's deletion at any time, is queued.
+        started: set[Key] = set()
 
         def on_change(key: Key) -> None:
             reconciler.saw(key)  # the pod's ENI is looked up as soon as it has its IP
-            queue.add(key)
+            if deps.view.ready.is_set():
+                queue.add(key)
+            else:
+                started.add(key)
 
         deps.view.on_change = on_change
         deps.view.on_gone = lambda key: queue.add(key, urgent=True)
@@ -275,11 +283,11 @@ async def running(
         view_task = asyncio.create_task(fill_view(deps), name="podeip-view")
         lead_task = start_task = None
         if leadership is None:
-            await begin_work(deps, reconciler, queue, None)
+            await begin_work(deps, reconciler, queue, None, started)
         else:  # a standby watches and queues; it lists and works once it leads
             lead_task = asyncio.create_task(leadership.run(), name="podeip-leader")
             start_task = asyncio.create_task(
-                begin_work(deps, reconciler, queue, leadership), name="podeip-begin"
+                begin_work(deps, reconciler, queue, leadership, started), name="podeip-begin"
             )
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
         registry = kopf.OperatorRegistry()
@@ -357,27 +365,37 @@ async def fill_view(deps: Deps) -> None:
 
 
 async def begin_work(
-    deps: Deps, reconciler: Reconciler, queue: WorkQueue, leadership: Leadership | None
+    deps: Deps,
+    reconciler: Reconciler,
+    queue: WorkQueue,
+    leadership: Leadership | None,
+    started: set[Key] | None = None,
 ) -> None:
     """Once this instance leads (at once when standalone) and the view is filled: list our
-    EIPs, start the workers."""
+    EIPs, queue the keys of the view's start-up that need a pass (``started``: those it brought
+    before it was ready; ``gc.at_start``), start the workers."""
     if leadership is not None:
         await leadership.held.wait()
     else:
         deps.metrics.leader.set(1)
     await deps.view.ready.wait()
-    await warm_up(deps, reconciler)
+    eips = await warm_up(deps, reconciler)
+    keys = gc.at_start(deps, eips, sorted(started or ()))
+    logger.info("start-up: %d of %d PodEIPs and pods need a pass", len(keys), len(started or ()))
+    for key in keys:
+        queue.add(key)
     queue.start()
 
 
-async def warm_up(deps: Deps, reconciler: Reconciler) -> None:
-    """One listing of our tagged EIPs before the first passes: after a restart, every PodEIP is
-    reconciled at once, and this spares a Describe for each of them (a page holds 100 EIPs):
-    the listing passes through ``Deps.cloud`` (an ``ObservedEips``), which remembers it."""
+async def warm_up(deps: Deps, reconciler: Reconciler) -> list[Eip] | None:
+    """One listing of our tagged EIPs before the first passes: the start-up diff compares every
+    PodEIP with it (``gc.at_start``), and the passes it asks for find their EIPs in it (the
+    listing passes through ``Deps.cloud``, an ``ObservedEips``, which remembers it)."""
     try:
-        await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})
+        return await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})
     except CloudError as error:
         logger.warning("could not list our EIPs at start (%s); each PodEIP will look at its own", error)
+        return None
 
 
 async def collect_garbage(deps: Deps, reconciler: Reconciler, leadership: Leadership | None) -> None:

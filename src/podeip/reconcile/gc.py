@@ -15,6 +15,9 @@ Every ``garbageCollectionPeriodInMinutes``:
    it is seen on the pod's next event, or at a restart). Without the cloud listing, only the
    time-based work is enqueued. Without a view (``podeip gc``, which has no watch) the PodEIPs
    come from the API server and nothing is enqueued that a pass would serve.
+   The same diff serves the start-up (``at_start``): after a restart or a takeover, the PodEIPs
+   the view's start-up brought are compared with the warm-up listing, and only those that need
+   a pass get one (pods gone or new first), plus every Static one.
 3. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
    and managed-by that **no PodEIP's** ``spec.allocationID`` names, whatever their
    ``podeip-uid`` tag says, whose PodEIP UID is unknown (or known, but that PodEIP records
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -48,6 +52,7 @@ from podeip.cloud.models import Eip, EipStatus
 from podeip.domain import tokens
 from podeip.reconcile import records, steps
 from podeip.reconcile.deps import Deps, log_fields, podeip_ref
+from podeip.reconcile.queue import Key
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +155,11 @@ def record_ages(d: Deps, podeips: list[PodEIP]) -> None:
     d.metrics.terminating_seconds.set(max(((now - t).total_seconds() for t in terminating), default=0.0))
 
 
+#: Reasons of ``needs_pass`` that ``at_start`` serves first: a pod gone (its EIP is unbound at
+#: once: its IP may be given to another pod) or a PodEIP being deleted; then one not allocated.
+GONE, NOT_ALLOCATED, DELETING = "pod gone or replaced", "not allocated", "being deleted"
+
+
 def needs_pass(
     podeip: PodEIP,
     pod: PodView | None,
@@ -162,11 +172,11 @@ def needs_pass(
     it failed). Pure."""
     recorded_pod = podeip.annotations.get(c.ANN_POD_UID, "")
     if podeip.metadata.deletion_timestamp is not None:
-        return "being deleted"
+        return DELETING
     if pod is None or pod.is_gone or pod.is_terminating or pod.uid != recorded_pod:
-        return "pod gone or replaced"  # TTL, kept-EIP expiry, cascade, unbinding, a reborn pod
+        return GONE  # TTL, kept-EIP expiry, cascade, unbinding, a reborn pod
     if not podeip.spec.allocation_id:
-        return "not allocated"
+        return NOT_ALLOCATED
     if listed is None:
         return None  # nothing to compare with: the watch brings Kubernetes' changes
     status = podeip.status
@@ -204,6 +214,48 @@ def needs_pass(
     return None
 
 
+def _why(d: Deps, key: Key, podeip: PodEIP, by_id: dict[str, Eip] | None) -> str | None:
+    """``needs_pass`` on the view's pod. A pod the view cannot vouch for (an unlabelled one a
+    selecting watch does not deliver: k8s/view.py) is read by its pass."""
+    unsure = d.view.pod_label is not None and d.view.pod_unsure(key)
+    pod = None if unsure else d.view.pod(key)
+    return needs_pass(podeip, pod, by_id, status_fields=d.status_fields)
+
+
+def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
+    """After a restart (or a takeover), which of the keys the view's start-up filled need a
+    pass, first those whose pod is gone (an EIP to unbind), then new pods (a PodEIP to create),
+    then the others that need one: every PodEIP is checked (R11, R14), but one whose pod and cloud state
+    (the warm-up listing of our tagged EIPs, ``app.warm_up``) agree with what it shows is checked
+    by this diff, as the collector checks it every period, not by a pass of its own, so that
+    changes made while the operator was down are served first and not after thousands of
+    passes over unchanged PodEIPs, each looking again at an EIP the listing showed a minute ago
+    (BENCHMARKS-scale.md: a restart after churn with 5,000 PodEIPs). Without the listing
+    (``eips`` None), and for a Static EIP (not in our tagged listing: README, "Garbage
+    collection"), the pass looks. A pod without a PodEIP gets a pass (it may ask for one)."""
+    by_id = {e.allocation_id: e for e in eips} if eips is not None else None
+    # Pods gone first: their IPs may be given to new pods (the bench's churn gives them the
+    # deleted pods' IPs), whose Associate fails (InvalidAssociation.Duplicated, a backoff) while
+    # the old EIP is still bound there. Then new pods and PodEIPs not yet allocated; the rest.
+    gone: list[Key] = []
+    first: list[Key] = []
+    then: list[Key] = []
+    for key in dict.fromkeys(keys):  # (in the order they came, once each)
+        podeip = d.view.podeip(key)
+        if podeip is None:
+            if d.view.pod(key) is not None:
+                first.append(key)
+            continue
+        why = _why(d, key, podeip, by_id)
+        if why is None and (by_id is None or podeip.spec.allocation_type.type is AllocationType.STATIC):
+            why = "start-up: no listing to compare with" if by_id is None else "start-up: static"
+        if why is None:
+            continue
+        logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
+        (gone if why in (GONE, DELETING) else first if why == NOT_ALLOCATED else then).append(key)
+    return gone + first + then
+
+
 async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
     try:
@@ -226,12 +278,8 @@ async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     for podeip in podeips:
         key = (podeip.metadata.namespace or "", podeip.metadata.name or "")
-        # Without a view (no watch): every PodEIP, as a resync from Kubernetes. A pod the view
-        # cannot vouch for (an unlabelled one a selecting watch does not deliver: k8s/view.py)
-        # is read by its pass.
-        unsure = d.view.pod_label is not None and d.view.pod_unsure(key)
-        pod = None if unsure else d.view.pod(key)
-        why = needs_pass(podeip, pod, by_id, status_fields=d.status_fields) if watched else "resync"
+        # Without a view (no watch): every PodEIP, as a resync from Kubernetes.
+        why = _why(d, key, podeip, by_id) if watched else "resync"
         if why is not None:
             logger.debug("resync %s/%s: %s", *key, why, extra=log_fields(podeip))
             d.enqueue(key)

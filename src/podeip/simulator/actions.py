@@ -118,7 +118,7 @@ def describe(engine: Account, params: Mapping[str, str]) -> Answer:
             )
         )
 
-    found = [record.view() for record in engine.eip_records.values() if wanted(record)]
+    found = [record for record in engine.eip_records.values() if wanted(record)]
     return engine.describe_answer(found, page=page, page_size=page_size)
 
 

@@ -386,13 +386,15 @@ class Engine:
             record = self.eip_records.get(allocation_id)
             return None if record is None else record.view()
 
-    def describe_answer(self, eips: list[Eip], *, page: int, page_size: int) -> dict[str, Any]:
-        chosen = eips[(page - 1) * page_size : page * page_size]
+    def describe_answer(self, records: list[EipRecord], *, page: int, page_size: int) -> dict[str, Any]:
+        """One page of the matching records: only that page's are built (a listing of 5,000
+        EIPs, 50 pages, no longer builds 5,000 records for each page)."""
+        chosen = records[(page - 1) * page_size : page * page_size]
         return {
-            "TotalCount": len(eips),
+            "TotalCount": len(records),
             "PageNumber": page,
             "PageSize": page_size,
-            "EipAddresses": {"EipAddress": [wire.eip_to_map(eip) for eip in chosen]},
+            "EipAddresses": {"EipAddress": [wire.eip_to_map(record.view()) for record in chosen]},
         }
 
     def with_config(self, **changes: Any) -> None:

@@ -1,0 +1,115 @@
+"""We test these aspects of the start-up after a restart (``app.begin_work``, ``gc.at_start``), on
+the in-process harness with a real work queue:
+
+- of what the view's start-up brought, only the keys that need a pass are queued: a pod deleted
+  and a pod created while the operator was down, an EIP changed out of band meanwhile, a Static
+  EIP (not in the tagged listing); PodEIPs whose pod and cloud state agree with the warm-up
+  listing are checked by the diff, not by a pass each, and cost no Describe by ID;
+- the pod gone and the new pod are served first, and their passes do the work: the gone pod's
+  EIP is unbound and released, the new pod's bound;
+- without the warm-up listing, every PodEIP still gets a pass (R11, R14: all are checked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+from podeip import app
+from podeip import constants as c
+from podeip.cloud.models import EipStatus
+from podeip.reconcile import gc
+from podeip.reconcile.queue import Key, WorkQueue
+
+from .harness import CLUSTER, Bed
+
+UNCHANGED = [("ns", f"web-{n}") for n in range(6)]
+# (named so that sorting alone would serve the gone pod after the new one)
+GONE, NEW, UNBOUND = ("ns", "x-gone"), ("ns", "new"), ("ns", "unbound")
+
+
+async def _bound(bed: Bed, keys: list[Key], first: int = 10) -> None:
+    for n, key in enumerate(keys):
+        ip = f"10.0.1.{n + first}"
+        bed.eni(ip)
+        bed.add_pod(key=key, pod_ip=ip, uid=f"pod-uid-{key[1]}")
+    await asyncio.gather(*(bed.settle(key, horizon=300) for key in keys))
+
+
+def _by_id(bed: Bed) -> int:
+    """Describes by allocation ID (the tagged listings aside)."""
+    return sum(
+        1 for call in bed.engine.call_log(action="DescribeEipAddresses") if "AllocationId" in call.params
+    )
+
+
+async def _restarted(bed: Bed) -> tuple[set[Key], list[Key], WorkQueue]:
+    """A restart: a new operator whose view is filled by the watch's start-up delivery; the
+    keys it brought are kept aside as ``app.running`` keeps them; then ``begin_work`` with a
+    queue whose worker only records the keys it is given."""
+    bed.restart()
+    started: set[Key] = set()
+    bed.view.on_change = started.add
+    bed.world.deliver(bed.view)
+    bed.view.ready.set()
+    served: list[Key] = []
+
+    async def record(key: Key) -> None:
+        served.append(key)
+
+    queue = WorkQueue(record, concurrency=1)
+    await app.begin_work(bed.deps, bed.reconciler, queue, None, started)
+    await asyncio.sleep(0)
+    await queue.wait_idle()
+    await queue.stop()
+    return started, served, queue
+
+
+async def test_only_the_keys_that_changed_while_down_get_a_pass_gone_and_new_first() -> None:
+    bed = Bed()
+    await _bound(bed, [*UNCHANGED, GONE, UNBOUND])
+    gone_eip = bed.podeip(GONE).spec.allocation_id  # type: ignore[union-attr]
+    unbound_eip = bed.podeip(UNBOUND).spec.allocation_id  # type: ignore[union-attr]
+    # While the operator is down: a pod deleted, a pod created, an EIP unbound in the console.
+    bed.delete_pod(GONE)
+    bed.eni("10.0.2.1")
+    bed.add_pod(key=NEW, pod_ip="10.0.2.1", uid="pod-uid-new")
+    bed.engine.edit_eip(unbound_eip, status=EipStatus.AVAILABLE, instance_id="", private_ip="")
+    looked = _by_id(bed)
+    started, served, _ = await _restarted(bed)
+    assert set(UNCHANGED) <= started  # the start-up brought every key ...
+    assert served == [GONE, NEW, UNBOUND]  # ... few need a pass, the gone pod's first
+    assert _by_id(bed) == looked  # the diff looked at no EIP by ID
+    for key in served:
+        await bed.settle(key, horizon=300)
+    await bed.settle(GONE, horizon=300)
+    eips = {e.allocation_id: e for e in bed.engine.eips()}
+    assert gone_eip not in eips and bed.podeip(GONE) is None  # Follow: unbound, released
+    assert eips[unbound_eip].status is EipStatus.IN_USE  # bound again
+    new = bed.podeip(NEW)
+    assert new is not None and eips[new.spec.allocation_id].private_ip_address == "10.0.2.1"
+
+
+async def test_without_the_listing_or_for_a_static_eip_every_podeip_gets_a_pass() -> None:
+    bed = Bed()
+    await _bound(bed, UNCHANGED)
+    # A Static EIP is not in the tagged listing: its PodEIP gets a pass at a restart (README).
+    bed.world.podeips[UNCHANGED[0]]["spec"]["allocationType"]["type"] = "Static"
+    bed.restart()
+    started: set[Key] = set()
+    bed.view.on_change = started.add
+    bed.world.deliver(bed.view)
+    bed.view.ready.set()
+    eips = await bed.deps.cloud.describe_eips(tags={c.TAG_CLUSTER_ID: CLUSTER})
+    assert gc.at_start(bed.deps, eips, sorted(started)) == [UNCHANGED[0]]
+    assert gc.at_start(bed.deps, None, sorted(started)) == sorted(UNCHANGED)  # the listing failed
+
+
+async def test_the_diff_matches_the_collectors_at_rest() -> None:
+    """At rest the start-up and the collector agree: nothing to do, and the counts show it."""
+    bed = Bed()
+    await _bound(bed, UNCHANGED)
+    _, served, _ = await _restarted(bed)
+    assert served == []
+    calls = collections.Counter(call.action for call in bed.engine.call_log())
+    assert calls["AllocateEipAddress"] == len(UNCHANGED)
