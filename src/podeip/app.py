@@ -266,7 +266,8 @@ async def running(
         started: set[Key] = set()
 
         def on_change(key: Key) -> None:
-            reconciler.saw(key)  # the pod's ENI is looked up as soon as it has its IP
+            if leadership is None or leadership.leading:  # a standby never calls the cloud
+                reconciler.saw(key)  # the pod's ENI is looked up as soon as it has its IP
             if deps.view.ready.is_set():
                 queue.add(key)
             else:
