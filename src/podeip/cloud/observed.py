@@ -185,10 +185,10 @@ class ObservedEips:
         self._changed: dict[str, float] = {}
         self._pruned = clock()
         self.eip_looks: Coalescer[str, Eip | None] = Coalescer(self._describe_ids, window=window)
+        # One batcher of ENI lookups serves the early ones (from the watch) and the passes' own:
+        # both gather for ``ENI_GATHER`` (a pass that needs an ENI has just come back from its
+        # Allocate, far longer).
         self.eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
-            lambda ips: self.inner.find_enis(ips), window=window
-        )
-        self.early_eni_looks: Coalescer[str, tuple[Eni, ...]] = Coalescer(
             lambda ips: self.inner.find_enis(ips), window=ENI_GATHER if eni_gather is None else eni_gather
         )
         #: Paced polls: allocation ID → the time of its batch; the last batch of polls sent.
@@ -348,7 +348,7 @@ class ObservedEips:
         if entry is not None and entry[0] == pod_uid:
             return
         try:
-            lookup = self.early_eni_looks.ask(private_ip)
+            lookup = self.eni_looks.ask(private_ip)
         except RuntimeError:  # no event loop (a synchronous caller): the pass looks it up
             return
         self._enis[private_ip] = (pod_uid, self._clock(), lookup)
