@@ -23,15 +23,10 @@ from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.base import CLAIM_RECHECK, Pass, key_of
 from podeip.reconcile.deps import Deps, asks_for_eip, pod_ref, podeip_ref
 from podeip.reconcile.looks import FRESH, STEADY, Looks
-from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Observed, Seen, State, Step
+from podeip.reconcile.plan import LOST_CONFIRM, QUIET, SLOW_RETRY, Observed, Seen, State, Step, shows_anything
 from podeip.reconcile.queue import Key, Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
-
-#: Seconds a first bind's EIP may stay ``Associating`` before the PodEIP and the pod show it
-#: (``shows_anything``): longer than the usual transition, short enough to tell a user early.
-QUIET_ASSOCIATING = 5.0
-
 
 def _pod(o: Observed) -> PodView:
     assert o.pod is not None
@@ -153,22 +148,6 @@ async def associate(p: Pass, o: Observed, step: Step) -> None:
     raise p.looks.poll(key_of(podeip), "associating", allocation_id)
 
 
-def shows_anything(podeip: PodEIP, pod: PodView) -> bool:
-    """Whether the PodEIP or the pod shows any binding state yet. A first binding shows nothing
-    until bound (one status write, one pod write), or ``Associating`` once that lasts longer
-    than ``QUIET_ASSOCIATING`` (``wait``), or a failure. Nothing shown is not
-    ready: an absent readiness-gate condition counts as False (Kubernetes' pod readiness), no
-    address annotation is written, and the PodEIP has no Ready condition and no address."""
-    status = podeip.status
-    if status is not None and (
-        status.eip_address or any(x.type == c.COND_READY for x in status.conditions or ())
-    ):
-        return True
-    if any(pod.annotations.get(key) for key in c.ALLOCATED_EIP_ADDRESS_KEYS):
-        return True
-    return any(cond.type == c.READINESS_GATE for cond in pod.conditions)
-
-
 async def still_the_same_pod(p: Pass, pod: PodView) -> None:
     """R10: the pod read at the start of the pass may be gone and its IP reused by now."""
     try:
@@ -263,13 +242,13 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
 
 def _quiet(p: Pass, o: Observed, step: Step) -> bool:
     """A first bind whose EIP is still associating shows it only once that takes longer than
-    ``QUIET_ASSOCIATING``: the usual wait (a few seconds) costs no status or pod write."""
+    ``QUIET``: the usual wait (a few seconds) costs no status or pod write."""
     podeip, pod = _podeip(o), o.pod
     return (
         step.state is State.ASSOCIATING
         and pod is not None
         and not shows_anything(podeip, pod)
-        and p.looks.waited(key_of(podeip)) < QUIET_ASSOCIATING
+        and p.looks.waited(key_of(podeip)) < QUIET
     )
 
 

@@ -48,6 +48,9 @@ from podeip.settings import Settings
 SLOW_RETRY = 30.0
 #: An EIP is taken as lost only when two looks this far apart do not find it (seconds).
 LOST_CONFIRM = 5.0
+#: Seconds a first bind's short waits (no pod IP yet, the EIP associating) stay unshown:
+#: longer than either usually lasts, short enough to tell a user early (``shows_anything``).
+QUIET = 5.0
 
 
 class State(StrEnum):
@@ -319,6 +322,28 @@ def may_unbind(podeip: PodEIP, eip: Eip, verdict: ownership.Verdict) -> bool:
     return ownership.Act.UNASSOCIATE in verdict.may and binding is not None and binding.holds(eip)
 
 
+def _age(o: Observed, podeip: PodEIP) -> float:
+    """Seconds since the PodEIP was created (``QUIET`` when unknown: nothing is kept quiet)."""
+    created = podeip.metadata.creation_timestamp
+    return QUIET if created is None else max(0.0, (o.now - created).total_seconds())
+
+
+def shows_anything(podeip: PodEIP, pod: PodView) -> bool:
+    """Whether the PodEIP or the pod shows any binding state yet. A first binding shows nothing
+    until bound (one status write, one pod write), or a wait once it lasts longer than
+    ``QUIET`` (no pod IP yet, the EIP still associating), or a failure. Nothing shown is not
+    ready: an absent readiness-gate condition counts as False (Kubernetes' pod readiness), no
+    address annotation is written, and the PodEIP has no Ready condition and no address."""
+    status = podeip.status
+    if status is not None and (
+        status.eip_address or any(x.type == c.COND_READY for x in status.conditions or ())
+    ):
+        return True
+    if any(pod.annotations.get(key) for key in c.ALLOCATED_EIP_ADDRESS_KEYS):
+        return True
+    return any(cond.type == c.READINESS_GATE for cond in pod.conditions)
+
+
 def _steady(o: Observed) -> float:
     """How old a look may be for a pod that is there: ``STEADY``, or ``TERMINATING`` once the
     pod is being deleted (its binding stays until it is gone, and nothing a look could show
@@ -374,6 +399,12 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
         # No cloud call before the pod is scheduled and has its IP (seed 000: the EIP comes
         # "after a pod IP address is allocated"): an EIP for a pod that may never run is
         # billed and takes quota. The pod's next event (its IP) brings it back.
+        # A first bind shows the wait only once it lasts (QUIET): kwok, Terway and the CNI
+        # give the IP within a moment, and a condition and a pod gate written for that moment
+        # are two requests per pod in a burst (BENCHMARKS.md). The IP's event comes sooner.
+        age = _age(o, podeip)
+        if age < QUIET and not shows_anything(podeip, pod):
+            return Step(State.WAITING_FOR_POD_IP, Do.WAIT, after=QUIET - age, note="the pod has no IP yet")
         return Step(
             State.WAITING_FOR_POD_IP, Do.WAIT, reason=c.EV_WAITING_FOR_POD_IP, message="the pod has no IP yet"
         )

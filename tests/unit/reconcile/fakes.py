@@ -157,6 +157,10 @@ class World:
         self.version += 1
         return str(self.version)
 
+    def created_at(self) -> datetime:
+        """The creation time written on a new PodEIP (the passes' clock, where they have one)."""
+        return NOW
+
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
@@ -167,7 +171,7 @@ class World:
             "uid": f"podeip-uid-{self._next_version()}",
             "resourceVersion": str(self.version),
             "generation": 1,
-            "creationTimestamp": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "creationTimestamp": self.created_at().strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         self.podeips[key] = stored
         return copy.deepcopy(stored)

@@ -53,6 +53,9 @@ class KubeWorld(World):
     on_pod_read: Callable[[int], None] | None = None
     fail_list: bool = False
 
+    def created_at(self) -> datetime:
+        return self.now()
+
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         self.pod_reads += 1
         if self.on_pod_read is not None:

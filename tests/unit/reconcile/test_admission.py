@@ -33,6 +33,7 @@ from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
 from podeip.domain.annotations import candidate_keys, parse_pod_annotations
 from podeip.reconcile import records
+from podeip.reconcile.plan import QUIET
 from podeip.reconcile.queue import Requeue
 from podeip.settings import Settings
 
@@ -195,6 +196,14 @@ async def test_a_scheduled_pod_without_an_ip_gets_its_podeip_and_no_cloud_call()
     await run_pass(world)  # the cloud is a tripwire: any call fails the test
     podeip = PodEIP.model_validate(world.podeips[KEY])
     assert podeip.spec.allocation_id == ""
+    assert podeip.status is None and world.pod_conditions == []  # a moment's wait is not shown
+    # Still no IP QUIET seconds after the PodEIP was created: the wait is shown.
+    created = podeip.metadata.creation_timestamp
+    assert created is not None
+    old = created - timedelta(seconds=QUIET)
+    world.podeips[KEY]["metadata"]["creationTimestamp"] = old.strftime("%Y-%m-%dT%H:%M:%SZ")
+    await run_pass(world)
+    podeip = PodEIP.model_validate(world.podeips[KEY])
     ready = podeip.status.condition(c.COND_READY) if podeip.status else None
     assert ready is not None and ready.reason == "WaitingForPodIP"
 

@@ -6,8 +6,9 @@
   the pod read again right before Associate (R10), then one status write (carrying
   ``podLastSeen``), one pod write (gate True with the address annotations) and one Event on the
   pod that names the allocation and the association;
-- nothing shows a state before bound (no False gate, no ``Associating`` condition), unless the
-  EIP stays associating longer than ``QUIET_ASSOCIATING``: then ``Associating`` is shown once;
+- nothing shows a state before bound (no False gate, no ``Associating`` or ``WaitingForPodIP``
+  condition), unless the EIP stays associating, or the pod without its IP, longer than
+  ``QUIET``: then that is shown once;
 - a PodEIP and pod that show a binding (bound before, unbound out of band since) show
   ``Associating`` while associating again: never a stale True gate;
 - a pass that allocates and cannot associate sends ``EipAllocated`` itself (never lost); one
@@ -23,6 +24,7 @@ from typing import Any
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.reconcile.looks import STEADY
+from podeip.reconcile.plan import QUIET
 from podeip.reconcile.queue import Hold
 from podeip.settings import RateLimit
 from podeip.simulator.faults import Fault
@@ -117,6 +119,50 @@ async def test_an_eip_associating_for_long_shows_it_once() -> None:
     assert "podLastSeen" in shown[0] and "podLastSeen" not in shown[1]  # the first write carries it
     assert gate_statuses(bed) == ["False", "True"]
     assert [x[1] for label, x in sent if label == "create events"] == [c.EV_ASSOCIATED]
+
+
+def give_ip(bed: Bed, ip: str = "10.0.0.5") -> None:
+    status = bed.world.pods[KEY].setdefault("status", {})
+    status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
+
+
+async def test_a_pod_ip_that_comes_within_quiet_costs_no_write_before_bound() -> None:
+    bed = Bed()
+    bed.eni()
+    bed.add_pod(pod_ip="")
+    gated(bed)
+    sent = record_requests(bed)
+    requeue = await bed.once()
+    assert requeue is not None and 0 < requeue.after <= QUIET and requeue.hold is Hold.NONE
+    bed.clock.advance(2.0)  # the IP's event, before the requeue is due
+    give_ip(bed)
+    await bed.settle()
+    assert verbs(sent).count("patch podeips/status") == 1 and verbs(sent).count("patch pods/status") == 1
+    assert gate_statuses(bed) == ["True"]
+    assert len(sent) == 8  # the first bind's eight (test above), nothing for the wait
+
+
+async def test_a_pod_without_its_ip_for_long_shows_it_once_then_binds() -> None:
+    bed = Bed()
+    bed.eni()
+    bed.add_pod(pod_ip="")
+    gated(bed)
+    sent = record_requests(bed)
+    await bed.settle()  # quiet, then shown at QUIET; no cloud call meanwhile
+    assert bed.engine.call_log() == []
+    podeip = bed.podeip()
+    assert podeip is not None and podeip.status is not None
+    assert [x.reason for x in podeip.status.conditions or ()] == [c.EV_WAITING_FOR_POD_IP]
+    assert gate_statuses(bed) == ["False"]
+    give_ip(bed)
+    await bed.settle()
+    shown = [what for label, what in sent if label == "patch podeips/status"]
+    assert [x["reason"] for w in shown for x in w.get("conditions", ())] == [
+        c.EV_WAITING_FOR_POD_IP,
+        c.EV_ASSOCIATING,  # it showed a state: never a stale one while the EIP moves
+        c.EV_BOUND,
+    ]
+    assert gate_statuses(bed) == ["False", "False", "True"]
 
 
 async def test_a_transition_a_few_polls_long_still_shows_nothing_until_bound() -> None:

@@ -39,12 +39,20 @@ from podeip.domain import ownership, parameters, release
 from podeip.domain.request import EipRequest
 from podeip.reconcile import records
 from podeip.reconcile.looks import FRESH, STEADY, TERMINATING
-from podeip.reconcile.plan import LOST_CONFIRM, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
+from podeip.reconcile.plan import LOST_CONFIRM, QUIET, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
 from podeip.settings import CloudSettings, Settings
 
 from .fakes import pod_body
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+#: A PodEIP's Ready condition as a failed attempt leaves it (a state shown).
+READY_FALSE = {
+    "type": c.COND_READY,
+    "status": "False",
+    "reason": c.EV_WAITING_FOR_POD_IP,
+    "message": "the pod has no IP yet",
+    "lastTransitionTime": "2026-12-01T11:00:00Z",
+}
 CLUSTER = "c-unit"
 UID, POD_UID = "peip-uid-1", "pod-uid-1"
 POD_IP, ENI_ID = "10.0.0.5", "eni-1"
@@ -68,6 +76,7 @@ def podeip(
     frozen: bool = True,
     package: str | None = None,
     status: dict[str, Any] | None = None,
+    created: datetime | None = None,
 ) -> PodEIP:
     annotations: dict[str, str] = {c.ANN_OWNER: "StatefulSet/web"}
     if pod_uid:
@@ -106,6 +115,8 @@ def podeip(
     }
     if deleting:
         meta["deletionTimestamp"] = "2026-12-01T11:59:00Z"
+    if created is not None:
+        meta["creationTimestamp"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"apiVersion": "alibabacloud.com/v1beta1", "kind": "PodEIP", "metadata": meta, "spec": spec}
     if status:
         body["status"] = status
@@ -305,6 +316,30 @@ ROWS = [
         State.WAITING_FOR_POD_IP,
         Do.WAIT,
         {"reason": c.EV_WAITING_FOR_POD_IP, "after": None, "poll": ""},
+    ),
+    Row(
+        "no pod ip a moment after the PodEIP was made: nothing shown, looked at when QUIET",
+        observed(podeip=podeip(allocation_id="", created=NOW - timedelta(seconds=2)), pod=pod(pod_ip=None)),
+        State.WAITING_FOR_POD_IP,
+        Do.WAIT,
+        {"reason": "", "after": QUIET - 2, "poll": ""},
+    ),
+    Row(
+        "no pod ip for QUIET seconds: shown (the IP's event ends the wait)",
+        observed(podeip=podeip(allocation_id="", created=NOW - timedelta(seconds=QUIET)), pod=pod(pod_ip=None)),
+        State.WAITING_FOR_POD_IP,
+        Do.WAIT,
+        {"reason": c.EV_WAITING_FOR_POD_IP, "after": None},
+    ),
+    Row(
+        "no pod ip again on a PodEIP that shows a state: shown at once",
+        observed(
+            podeip=podeip(allocation_id="", created=NOW, status={"conditions": [READY_FALSE]}),
+            pod=pod(pod_ip=None),
+        ),
+        State.WAITING_FOR_POD_IP,
+        Do.WAIT,
+        {"reason": c.EV_WAITING_FOR_POD_IP, "after": None},
     ),
     Row(
         "auto unallocated: allocate after the tag lookup",
