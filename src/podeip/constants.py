@@ -205,6 +205,7 @@ FAILURE_REASONS: Final = {
 #: Reasons of the PodEIP's Ready condition (and of the pod's readiness gate while not bound);
 #: Event reasons too when the state is warned about.
 EV_WAITING_FOR_POD_IP: Final = "WaitingForPodIP"
+EV_POD_IP_STILL_BOUND: Final = "PodIPStillBound"
 EV_ASSOCIATING: Final = "Associating"
 EV_UNASSOCIATING: Final = "Unassociating"
 EV_RELEASING: Final = "Releasing"

@@ -76,6 +76,8 @@ from podeip.cloud.provider import EipProvider, single_eni
 
 #: States that change by themselves: never served from memory.
 ASYNC_STATES: Final = frozenset({EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING, EipStatus.RELEASING})
+#: The states in which an EIP has its private IP (an unbinding one still has it).
+HOLDING: Final = frozenset({EipStatus.IN_USE, EipStatus.ASSOCIATING, EipStatus.UNASSOCIATING})
 #: Seconds between two batches of polls. Transitions take about 2 s; a poll moved by up to
 #: this much costs a pod at most that in a burst (which is bound by the rate limits, 0.55 s a
 #: pod, far more than by this), and each batch then serves the 3–4 pods whose transitions
@@ -200,6 +202,9 @@ class ObservedEips:
         self._answers: dict[str, tuple[float, asyncio.Future[Eip | None]]] = {}
         #: pod IP → (pod UID, when asked, the lookup): see "ENIs looked up early".
         self._enis: dict[str, tuple[str, float, asyncio.Future[tuple[Eni, ...]]]] = {}
+        #: private IP → the allocation ID of the EIP last seen on it (``holder_of``), and back.
+        self._held: dict[str, str] = {}
+        self._holds: dict[str, str] = {}
 
     # ---- what we remember ---------------------------------------------------------------------
     def _record(self, allocation_id: str, eip: Eip | None, at: float) -> None:
@@ -212,7 +217,29 @@ class ObservedEips:
         if (changed is not None and changed >= at) or (seen is not None and seen.at > at):
             return
         self._seen[allocation_id] = _Seen(eip, at)
+        self._hold(allocation_id, eip)
         self._prune(now)
+
+    def _hold(self, allocation_id: str, eip: Eip | None) -> None:
+        """Which private IP this EIP holds, as this observation shows: bound there, or in a
+        transition from or to it (Alibaba gives a private IP one EIP; an unbinding one still
+        has it). Our own changes do not clear it: only a look that shows the EIP elsewhere."""
+        ip = self._holds.pop(allocation_id, None)
+        if ip is not None and self._held.get(ip) == allocation_id:
+            del self._held[ip]
+        if eip is not None and eip.status in HOLDING and eip.private_ip_address:
+            self._held[eip.private_ip_address] = allocation_id
+            self._holds[allocation_id] = eip.private_ip_address
+
+    def holder_of(self, private_ip: str) -> tuple[str, float] | None:
+        """The allocation ID of the EIP last seen on this private IP (bound, binding or
+        unbinding) and that look's age (seconds; 0.0 while we are changing it); None: none seen
+        there. Associate answers InvalidAssociation.Duplicated while one is there."""
+        allocation_id = self._held.get(private_ip)
+        if allocation_id is None:
+            return None
+        seen = self._seen.get(allocation_id)
+        return allocation_id, 0.0 if seen is None else self._clock() - seen.at
 
     def _forget(self, allocation_ids: Iterable[str]) -> None:
         now = self._clock()
@@ -233,6 +260,8 @@ class ObservedEips:
         self._ahead = {key: at for key, at in self._ahead.items() if at[0] >= now - HORIZON}
         self._answers = {key: at for key, at in self._answers.items() if at[0] >= now - HORIZON}
         self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
+        self._holds = {key: ip for key, ip in self._holds.items() if key in self._seen or key in self._changed}
+        self._held = {ip: key for ip, key in self._held.items() if self._holds.get(key) == ip}
 
     def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:
         """The observation kept of this EIP and its moment (None: nothing kept)."""

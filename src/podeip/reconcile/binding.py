@@ -57,7 +57,8 @@ async def look(p: Pass, o: Observed, step: Step) -> Observed:
 async def find_eni(p: Pass, o: Observed, step: Step) -> Observed:
     pod = _pod(o)
     eni = await p.looks.find_eni(pod.pod_ip or "", pod_uid=pod.uid)
-    return replace(o, eni_looked=True, pod_eni=eni)
+    held = await p.looks.holder(pod.pod_ip or "", but=_podeip(o).spec.allocation_id) if eni else ""
+    return replace(o, eni_looked=True, pod_eni=eni, ip_held_by=held)
 
 
 def find_eni_early(d: Deps, looks: Looks, key: Key) -> None:

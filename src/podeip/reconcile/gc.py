@@ -235,8 +235,8 @@ def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
     collection"), the pass looks. A pod without a PodEIP gets a pass (it may ask for one)."""
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     # Pods gone first: their IPs may be given to new pods (the bench's churn gives them the
-    # deleted pods' IPs), whose Associate fails (InvalidAssociation.Duplicated, a backoff) while
-    # the old EIP is still bound there. Then new pods and PodEIPs not yet allocated; the rest.
+    # deleted pods' IPs), which wait for the old EIP's unbind (plan: PodIPHeld). Then new pods
+    # and PodEIPs not yet allocated; the rest.
     gone: list[Key] = []
     first: list[Key] = []
     then: list[Key] = []

@@ -28,7 +28,7 @@ from podeip import constants as c
 from podeip.cloud.clock import Clock
 from podeip.cloud.errors import RateLimited
 from podeip.cloud.models import Eip, EipStatus, Eni
-from podeip.cloud.observed import ObservedEips
+from podeip.cloud.observed import HOLDING, ObservedEips
 from podeip.cloud.provider import EipProvider
 from podeip.reconcile.queue import Hold, Key, Requeue
 
@@ -128,6 +128,23 @@ class Looks:
     async def find_eni(self, private_ip: str, *, pod_uid: str) -> Eni | None:
         """The ENI of the pod IP: the early lookup's answer for this pod if there is one."""
         return await self._cloud.find_eni(private_ip, pod_uid=pod_uid)
+
+    async def holder(self, private_ip: str, *, but: str) -> str:
+        """The allocation ID of another EIP than ``but`` on this private IP ("": none seen).
+        The IP of a pod gone is given to a new pod while the old pod's EIP is still bound there
+        (its own pass unbinds it; Alibaba refuses a second EIP on the IP meanwhile:
+        ``InvalidAssociation.Duplicated``, a failed Associate that spends a rate-limit slot).
+        What is remembered serves up to ``STEADY``, and while we are changing that EIP (the
+        unbind's own poll brings the next look); older, it is looked at again (batched)."""
+        held = self._cloud.holder_of(private_ip)
+        if held is None or held[0] == but:
+            return ""
+        allocation_id, age = held
+        if age > STEADY:
+            eip = await self._cloud.get_eip(allocation_id, max_age=STEADY)
+            if eip is None or eip.private_ip_address != private_ip or eip.status not in HOLDING:
+                return ""
+        return allocation_id
 
     def ensure_slot(self, method: str) -> None:
         """``ObservedEips.ensure_slot``: before the reads that only serve a rate-limited call."""

@@ -51,6 +51,8 @@ LOST_CONFIRM = 5.0
 #: Seconds a first bind's short waits (no pod IP yet, the EIP associating) stay unshown:
 #: longer than either usually lasts, short enough to tell a user early (``shows_anything``).
 QUIET = 5.0
+#: Seconds between looks (at what is remembered: no request) at a pod IP another EIP still has.
+HELD_RETRY = 2.0
 
 
 class State(StrEnum):
@@ -89,6 +91,8 @@ class State(StrEnum):
     RELEASING = "Releasing"
     #: Ours and Available, the pod present: join the bandwidth package, find the ENI, associate.
     ALLOCATED_AVAILABLE = "AllocatedAvailable"
+    #: Ours and Available, and the pod's IP still has another EIP (a pod gone had the IP).
+    IP_HELD = "PodIPHeld"
     #: Bound to this pod's IP: show it.
     BOUND = "Bound"
     #: Bound to something else (an older pod IP we recorded: unbind; anything else: never taken).
@@ -175,6 +179,8 @@ class Observed:
     eni_looked: bool = False
     #: The ENI that holds the pod IP (when ``eni_looked``; None: no ENI holds it).
     pod_eni: Eni | None = None
+    #: (when ``eni_looked``) Another EIP seen on the pod IP: its allocation ID ("": none).
+    ip_held_by: str = ""
     #: Cascade reclaim applies and the recorded owner is deleted.
     owner_deleted: bool | None = None
     noted: bool = False
@@ -458,6 +464,23 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
             f"no ENI in the VPC holds pod IP {pod.pod_ip}",
             note="no ENI for the pod IP",
             eip=eip,
+        )
+    if o.ip_held_by:
+        # Alibaba gives a private IP one EIP: the IP of a pod gone, given to this pod while
+        # that pod's EIP is still there, is waited for (that PodEIP's pass unbinds it), not
+        # tried (InvalidAssociation.Duplicated spends an Associate slot and backs off).
+        note = "pod IP still has another EIP"
+        if _age(o, podeip) < QUIET and not shows_anything(podeip, pod):
+            return Step(State.IP_HELD, Do.WAIT, eip=eip, after=HELD_RETRY, note=note)
+        message = f"pod IP {pod.pod_ip} still has EIP {o.ip_held_by}; waiting for it to be unbound"
+        return Step(
+            State.IP_HELD,
+            Do.WAIT,
+            eip=eip,
+            reason=c.EV_POD_IP_STILL_BOUND,
+            message=message,
+            after=HELD_RETRY,
+            note=note,
         )
     association = o.rounds.get("associate", -1) + 1
     if association == 0 and was_bound_to(podeip, pod, o.pod_eni.eni_id):

@@ -13,6 +13,8 @@
 - pacing: polls are booked at their time or the next batch of polls, at most one per PACE (a
   lone poll at once), and that batch answers every poll booked in it; a fresh look booked
   ahead goes along with a batch sent shortly before, and serves only while fresh and unchanged;
+- the holder of a private IP: the EIP last seen bound, binding or unbinding there, kept
+  through our own change of it, cleared only by a look that shows it elsewhere or free;
 - the batch limit: 120 looks at once are one call of the port, which the provider splits into
   three DescribeEipAddresses of at most 50 IDs (the simulated engine counts them).
 """
@@ -74,6 +76,9 @@ class Cloud:
             raise self.fail
         self.eips[allocation_id] = _eip(allocation_id, EipStatus.ASSOCIATING)
 
+    async def unassociate_eip(self, allocation_id: str, **_: Any) -> None:
+        self.calls.append(("unassociate", allocation_id))
+
     async def release_eip(self, allocation_id: str) -> None:
         self.calls.append(("release", allocation_id))
         self.eips.pop(allocation_id, None)
@@ -94,6 +99,35 @@ def _observed(cloud: Cloud, clock: ManualClock) -> ObservedEips:
 
 
 # ---- max_age -------------------------------------------------------------------------------
+async def test_the_holder_of_an_ip_is_what_the_last_look_showed_there() -> None:
+    def on(status: EipStatus, ip: str = "10.0.0.5") -> Eip:
+        return Eip(allocation_id="eip-1", ip_address="203.0.113.9", status=status, private_ip_address=ip)
+
+    clock, cloud = ManualClock(), Cloud(on(EipStatus.IN_USE))
+    observed = _observed(cloud, clock)
+    assert observed.holder_of("10.0.0.5") is None  # nothing seen yet
+    await observed.describe_eips(tags={"k": "v"})  # a listing is an observation too
+    clock.advance(3)
+    assert observed.holder_of("10.0.0.5") == ("eip-1", 3.0)
+    cloud.eips["eip-1"] = on(EipStatus.UNASSOCIATING)
+    await observed.unassociate_eip("eip-1", eni_id="eni-1", private_ip="10.0.0.5", client_token="t")
+    assert observed.holder_of("10.0.0.5") == ("eip-1", 0.0)  # being changed: still there
+    await observed.get_eip("eip-1")
+    assert observed.holder_of("10.0.0.5") == ("eip-1", 0.0)  # unbinding still has the IP
+    cloud.eips["eip-1"] = on(EipStatus.AVAILABLE, ip="")
+    clock.advance(1)
+    await observed.get_eip("eip-1")
+    assert observed.holder_of("10.0.0.5") is None
+    cloud.eips["eip-1"] = on(EipStatus.IN_USE, ip="10.0.0.6")  # bound elsewhere since
+    clock.advance(1)
+    await observed.get_eip("eip-1")
+    assert observed.holder_of("10.0.0.5") is None and observed.holder_of("10.0.0.6") == ("eip-1", 0.0)
+    cloud.eips.pop("eip-1")  # released
+    clock.advance(1)
+    await observed.get_eip("eip-1")
+    assert observed.holder_of("10.0.0.6") is None
+
+
 async def test_a_steady_observation_replaces_a_describe_until_it_is_too_old() -> None:
     clock, cloud = ManualClock(), Cloud(_eip("eip-1"))
     observed = _observed(cloud, clock)

@@ -39,7 +39,7 @@ from podeip.domain import ownership, parameters, release
 from podeip.domain.request import EipRequest
 from podeip.reconcile import records
 from podeip.reconcile.looks import FRESH, STEADY, TERMINATING
-from podeip.reconcile.plan import LOST_CONFIRM, QUIET, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
+from podeip.reconcile.plan import HELD_RETRY, LOST_CONFIRM, QUIET, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
 from podeip.settings import CloudSettings, Settings
 
 from .fakes import pod_body
@@ -536,6 +536,25 @@ ROWS = [
         State.ALLOCATED_AVAILABLE,
         Do.ASSOCIATE,
         {"eni": ENI, "round": 0},
+    ),
+    Row(
+        "available, the pod IP still has another EIP (a pod gone had it), first bind: wait unshown",
+        observed(
+            podeip=podeip(created=NOW - timedelta(seconds=1)), eni_looked=True, pod_eni=ENI, ip_held_by="eip-old"
+        ),
+        State.IP_HELD,
+        Do.WAIT,
+        {"reason": "", "after": HELD_RETRY, "poll": ""},
+    ),
+    Row(
+        "available, the pod IP still has another EIP for QUIET: shown, still no Associate",
+        observed(
+            podeip=podeip(created=NOW - timedelta(seconds=QUIET)), eni_looked=True, pod_eni=ENI, ip_held_by="eip-old"
+        ),
+        State.IP_HELD,
+        Do.WAIT,
+        {"reason": c.EV_POD_IP_STILL_BOUND, "after": HELD_RETRY, "warn": False},
+        check=lambda s: "eip-old" in s.message and POD_IP in s.message,
     ),
     Row(
         "available, associated before in this process: next round",
