@@ -233,13 +233,15 @@ class ObservedEips:
 
     def holder_of(self, private_ip: str) -> tuple[str, float] | None:
         """The allocation ID of the EIP last seen on this private IP (bound, binding or
-        unbinding) and that look's age (seconds; 0.0 while we are changing it); None: none seen
-        there. Associate answers InvalidAssociation.Duplicated while one is there."""
+        unbinding) and the age of what we know (seconds): of that look, or, once we changed the
+        EIP, of our change (nothing looked at it since). None: none seen there. Associate
+        answers InvalidAssociation.Duplicated while one is there."""
         allocation_id = self._held.get(private_ip)
         if allocation_id is None:
             return None
         seen = self._seen.get(allocation_id)
-        return allocation_id, 0.0 if seen is None else self._clock() - seen.at
+        at = seen.at if seen is not None else self._changed.get(allocation_id, -HORIZON)
+        return allocation_id, self._clock() - at
 
     def _forget(self, allocation_ids: Iterable[str]) -> None:
         now = self._clock()

@@ -111,7 +111,9 @@ async def test_the_holder_of_an_ip_is_what_the_last_look_showed_there() -> None:
     assert observed.holder_of("10.0.0.5") == ("eip-1", 3.0)
     cloud.eips["eip-1"] = on(EipStatus.UNASSOCIATING)
     await observed.unassociate_eip("eip-1", eni_id="eni-1", private_ip="10.0.0.5", client_token="t")
-    assert observed.holder_of("10.0.0.5") == ("eip-1", 0.0)  # being changed: still there
+    assert observed.holder_of("10.0.0.5") == ("eip-1", 0.0)  # changed by us just now: still there
+    clock.advance(2)
+    assert observed.holder_of("10.0.0.5") == ("eip-1", 2.0)  # and aging from our change
     await observed.get_eip("eip-1")
     assert observed.holder_of("10.0.0.5") == ("eip-1", 0.0)  # unbinding still has the IP
     cloud.eips["eip-1"] = on(EipStatus.AVAILABLE, ip="")

@@ -789,6 +789,16 @@ class OperatorModel(RuleBasedStateMachine):
             ):
                 continue
             eip = eips.get(allocation_id)
+            other = [e for e in eips.values() if e.private_ip_address == spec.ip and e.allocation_id != allocation_id]
+            if other and eip is not None and eip.status is EipStatus.AVAILABLE:
+                # Another EIP is on the pod's IP (bound out of band, or left by an EIP that is
+                # no longer ours): Alibaba gives the IP one EIP, and that one is never taken
+                # away. The pod waits, and the PodEIP says why.
+                ready = [x for x in (body.get("status") or {}).get("conditions") or () if x["type"] == "Ready"]
+                assert ready and ready[0]["reason"] == c.EV_POD_IP_STILL_BOUND, (
+                    f"L1: pod {name}'s IP has {other[0].allocation_id} and its PodEIP does not say so: {ready}"
+                )
+                continue
             assert eip is not None and eip.status is EipStatus.IN_USE, (
                 f"L1: pod {name} asked for an EIP and has none bound: {allocation_id!r} is "
                 f"{eip.status if eip else 'missing'}"
@@ -809,8 +819,8 @@ class OperatorModel(RuleBasedStateMachine):
             if uid in live:
                 continue
             del self.lifecycles[uid]
-            if life.disturbed or not life.follow_auto:
-                continue
+            if life.disturbed or not life.follow_auto or uid in self.tampered_uids:
+                continue  # (a PodEIP someone else wrote: adopted, or forgotten for the pod's own)
             eips = {
                 call.allocation_id
                 for call in calls
