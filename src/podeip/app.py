@@ -264,11 +264,12 @@ async def running(
         # a pass only to the keys that need one (``gc.at_start``); every change after that, and
         # a pod's deletion at any time, is queued.
         started: set[Key] = set()
+        begun = asyncio.Event()
 
         def on_change(key: Key) -> None:
             if leadership is None or leadership.leading:  # a standby never calls the cloud
                 reconciler.saw(key)  # the pod's ENI is looked up as soon as it has its IP
-            if deps.view.ready.is_set():
+            if begun.is_set():
                 queue.add(key)
             else:
                 started.add(key)
@@ -284,11 +285,11 @@ async def running(
         view_task = asyncio.create_task(fill_view(deps), name="podeip-view")
         lead_task = start_task = None
         if leadership is None:
-            await begin_work(deps, reconciler, queue, None, started)
+            await begin_work(deps, reconciler, queue, None, started, begun)
         else:  # a standby watches and queues; it lists and works once it leads
             lead_task = asyncio.create_task(leadership.run(), name="podeip-leader")
             start_task = asyncio.create_task(
-                begin_work(deps, reconciler, queue, leadership, started), name="podeip-begin"
+                begin_work(deps, reconciler, queue, leadership, started, begun), name="podeip-begin"
             )
         gc_task = asyncio.create_task(collect_garbage(deps, reconciler, leadership), name="podeip-gc")
         registry = kopf.OperatorRegistry()
@@ -371,16 +372,23 @@ async def begin_work(
     queue: WorkQueue,
     leadership: Leadership | None,
     started: set[Key] | None = None,
+    begun: asyncio.Event | None = None,
 ) -> None:
     """Once this instance leads (at once when standalone) and the view is filled: list our
     EIPs, queue the keys of the view's start-up that need a pass (``started``: those it brought
-    before it was ready; ``gc.at_start``), start the workers."""
+    until then; ``gc.at_start``), start the workers; from then on (``begun``) every change is
+    queued. Work begins once our own listing is in, not once kopf's stream has confirmed it
+    (k8s/view.py, "Start-up"): kopf delivers 25,000 pods in about 45 s, which a restart after
+    churn spent waiting (BENCHMARKS-scale.md). A selecting pod watch waits for the confirmation:
+    its unconfirmed entries are also the pods it does not watch (``gc._why`` reads those)."""
     if leadership is not None:
         await leadership.held.wait()
     else:
         deps.metrics.leader.set(1)
-    await deps.view.ready.wait()
+    await (deps.view.ready if deps.view.pod_label is not None else deps.view.filled).wait()
     eips = await warm_up(deps, reconciler)
+    if begun is not None:
+        begun.set()  # (no await between this and reading ``started``: no change is lost)
     keys = gc.at_start(deps, eips, sorted(started or ()))
     logger.info("start-up: %d of %d PodEIPs and pods need a pass", len(keys), len(started or ()))
     for key in keys:

@@ -30,6 +30,10 @@ not have is of an object that was gone by then, and is ignored. Entries of our l
 *unconfirmed* until kopf's stream delivers an event of the same object (its start-up listing
 does for every object); one that kopf never delivers was deleted between our listing and
 kopf's, and :meth:`ClusterView.confirm` reads it once (NotFound drops it) before ``ready``.
+Passes may begin before that, once the listing is in (``filled``): kopf takes its time to
+deliver a large cluster (25,000 pods: about 45 s), and a pass reads the pod of its key once if
+the view knows it only from the listing (``observe``); a PodEIP of the listing is a snapshot
+taken moments before, and a write to one gone since answers NotFound, which drops it.
 The view is filled whether or not this instance leads: a standby keeps it fed, so a takeover
 starts with a full view. kopf lists again when a watch cannot resume (410 Gone after a long
 disconnection; rare, since it asks for bookmarks); an object deleted meanwhile then sends no
@@ -194,6 +198,9 @@ class ClusterView:
         #: with ``pod_label``, "not listed" is not known gone).
         self._absent: set[Key] = set()
         self._gone: OrderedDict[str, None] = OrderedDict()
+        #: Set once our start-up listing is in (``fill``); ``ready`` once kopf's stream has
+        #: confirmed it (``confirm``). Work may begin at ``filled``: see the module docstring.
+        self.filled = asyncio.Event()
         self.ready = asyncio.Event()
         #: Set when kopf lists a resource again after start-up (a watch that could not resume):
         #: objects deleted meanwhile send no DELETED event, so the view lists again (``fill``).
@@ -403,6 +410,7 @@ class ClusterView:
                 self._absent = {key for key in self._podeips.entries if key not in listed}
         logger.info("view filled: %d PodEIPs, %d pods that ask for an EIP or have one",
                     len(self._podeips.entries), len(self._pods.entries))  # fmt: skip
+        self.filled.set()
 
     def _keep_podeip(self, body: Body) -> None:
         self.put_podeip(body, confirmed=False)

@@ -224,6 +224,8 @@ async def test_the_start_up_listing_and_its_confirmation(view: ClusterView) -> N
         | {"metadata": {"name": "gone", "namespace": "ns", "uid": "gone-before", "resourceVersion": "7"}},
     )
     await view.fill(pods, podeips)
+    assert view.filled.is_set() and not view.ready.is_set()  # work may begin; not confirmed yet
+    assert view.pod_unsure(KEY)  # known from the listing only: a pass reads it
     assert view.podeip(("ns", "gone")) is None, "gone before the listing"
     assert view.pod(("ns", "plain")) is None and view.pod(KEY) is not None
     view.podeip_event(
