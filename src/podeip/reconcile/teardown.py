@@ -23,7 +23,7 @@ from podeip.reconcile import outputs, records, steps
 from podeip.reconcile.base import Pass, key_of
 from podeip.reconcile.deps import podeip_ref
 from podeip.reconcile.plan import Observed, Step
-from podeip.reconcile.queue import Requeue
+from podeip.reconcile.queue import Hold, Requeue
 
 
 def _podeip(o: Observed) -> PodEIP:
@@ -112,6 +112,11 @@ async def delete_podeip(p: Pass, o: Observed, step: Step) -> None:
         await p.d.podeips.delete(namespace, name, uid=podeip.metadata.uid)
     except (kube_errors.NotFound, kube_errors.Conflict):
         return  # the PodEIP's own update event runs the teardown
+    # The release comes next, as the rest of a cloud operation in flight: the deletion's own
+    # event would queue it behind every bind in flight (one worker by default), which held the
+    # releases of a restart after churn back for 50 s (BENCHMARKS-scale.md). The view has the
+    # deletion's answer already; the event that follows coalesces into this pass.
+    raise Requeue(after=0.0, reason="PodEIP deleted: its teardown", hold=Hold.IN_FLIGHT)
 
 
 async def keep(p: Pass, o: Observed, step: Step) -> None:

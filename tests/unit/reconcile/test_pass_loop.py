@@ -1,7 +1,7 @@
 """We test these aspects of the observe → plan → act loop of a pass: a teardown that finds
 many EIPs not its own (more than the per-pass step bound) still ends, with one Event per EIP
-and no mutating call on any; and a pass whose plan does not progress requeues instead of
-spinning."""
+and no mutating call on any; a pass whose plan does not progress requeues instead of
+spinning; the pass that deletes a PodEIP hands its release on as work in flight."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.reconcile import podeip as pass_module
 from podeip.reconcile.plan import Do, State, Step
-from podeip.reconcile.queue import Requeue
+from podeip.reconcile.queue import Hold, Requeue
 
 from .harness import CLUSTER, KEY, Bed
 
@@ -143,3 +143,27 @@ async def test_a_podeip_kept_by_another_controllers_finalizer_is_not_torn_down_a
     assert await bed.once() is None
     assert bed.world.version == version, "no write"
     assert enqueued == [], "and the key is not enqueued again"
+
+
+async def test_a_follow_podeips_deletion_is_followed_by_its_release_as_work_in_flight() -> None:
+    """The pass that deletes a Follow PodEIP (its pod gone, its EIP unbound) asks for the next
+    one at once and in flight: the release does not wait behind new work in the queue (one
+    worker by default; BENCHMARKS-scale.md, the restart after churn)."""
+    bed = Bed()
+    bed.add_pod()
+    await bed.settle()
+    podeip = bed.podeip()
+    assert podeip is not None
+    bed.delete_pod()
+    requeues = []
+    for _ in range(10):
+        requeue = await bed.once()
+        requeues.append(requeue)
+        if bed.podeip() is not None and bed.podeip().metadata.deletion_timestamp is not None:  # type: ignore[union-attr]
+            break
+        bed.clock.advance(requeue.after if requeue is not None else 0.0)
+    last = requeues[-1]
+    assert last is not None and last.after == 0.0 and last.hold is Hold.IN_FLIGHT
+    assert bed.calls("ReleaseEipAddress") == 0  # released by the next pass
+    await bed.once()
+    assert bed.calls("ReleaseEipAddress") == 1 and bed.podeip() is None
