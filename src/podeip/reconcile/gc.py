@@ -236,7 +236,8 @@ def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
     by_id = {e.allocation_id: e for e in eips} if eips is not None else None
     # Pods gone first: their IPs may be given to new pods (the bench's churn gives them the
     # deleted pods' IPs), which wait for the old EIP's unbind (plan: PodIPHeld). Then new pods
-    # and PodEIPs not yet allocated; the rest.
+    # and PodEIPs not yet allocated; the rest. ``_paired`` orders both so that the unbinds and
+    # the binds that wait for them go at the same pace.
     gone: list[Key] = []
     first: list[Key] = []
     then: list[Key] = []
@@ -253,7 +254,37 @@ def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
             continue
         logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
         (gone if why in (GONE, DELETING) else first if why == NOT_ALLOCATED else then).append(key)
-    return gone + first + then
+    return [*_paired(d, gone, first), *then]
+
+
+def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:
+    """The gone pods' PodEIPs and the new pods, in the order their rate-limited calls should go.
+    A new pod given a gone pod's IP binds only once that pod's EIP is unbound there (Alibaba
+    gives a private IP one EIP). Unassociates and Allocates take their slots in the order the
+    passes come, at the same rate: so the gone pods whose IP a new pod has go first, in the
+    order of those pods, and new pods whose IP is free go before those that must wait. Then
+    each waiting pod's IP is free by the time its Allocate slot comes, and no Associate slot
+    goes unused while pods wait (a restart after churn: BENCHMARKS-scale.md)."""
+    def ip_of(key: Key) -> str:
+        podeip = d.view.podeip(key)
+        binding = records.binding_of(podeip) if podeip is not None else None
+        return binding.private_ip if binding is not None else ""
+
+    def pod_ip(key: Key) -> str:
+        pod = d.view.pod(key)
+        return (pod.pod_ip or "") if pod is not None else ""
+
+    held = {ip: n for n, key in enumerate(gone) if (ip := ip_of(key))}
+    waiting = sorted((held[ip], key) for key in new if (ip := pod_ip(key)) in held)
+    order = {key: n for n, (_, key) in enumerate(waiting)}
+    holders = {gone[n] for n, _ in waiting}
+    free = [key for key in new if key not in order]
+    return [
+        *[key for key in gone if key in holders],
+        *[key for key in gone if key not in holders],
+        *free,
+        *[key for _, key in waiting],
+    ]
 
 
 async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:

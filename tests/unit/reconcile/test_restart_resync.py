@@ -8,6 +8,8 @@ the in-process harness with a real work queue:
 - the pod gone and the new pod are served first, and their passes do the work: the gone pod's
   EIP is unbound and released, the new pod's bound;
 - without the warm-up listing, every PodEIP still gets a pass (R11, R14: all are checked);
+- gone pods whose IPs new pods were given are unbound first, in the order of those new pods,
+  which come after the new pods on free IPs;
 - work begins once our listing is in, before kopf has delivered it (a selecting watch waits).
 """
 
@@ -90,6 +92,30 @@ async def test_only_the_keys_that_changed_while_down_get_a_pass_gone_and_new_fir
     assert eips[unbound_eip].status is EipStatus.IN_USE  # bound again
     new = bed.podeip(NEW)
     assert new is not None and eips[new.spec.allocation_id].private_ip_address == "10.0.2.1"
+
+
+async def test_unbinds_and_the_binds_waiting_for_them_are_ordered_to_go_at_one_pace() -> None:
+    """New pods given gone pods' IPs wait for those unbinds: the gone pods holding them go first,
+    in the waiting pods' order, and new pods on free IPs before the waiting ones."""
+    gone = [("ns", "a-gone"), ("ns", "b-gone"), ("ns", "c-gone")]
+    bed = Bed()
+    await _bound(bed, gone)  # on 10.0.1.10, .11, .12
+    for key in gone:
+        bed.delete_pod(key)
+    x, y, z = ("ns", "x-new"), ("ns", "y-new"), ("ns", "z-new")
+    bed.add_pod(key=x, pod_ip="10.0.1.12", uid="pod-uid-x")  # c-gone's IP
+    bed.eni("10.0.2.1")
+    bed.add_pod(key=y, pod_ip="10.0.2.1", uid="pod-uid-y")  # a free IP
+    bed.add_pod(key=z, pod_ip="10.0.1.10", uid="pod-uid-z")  # a-gone's IP
+    _, served, _ = await _restarted(bed)
+    assert served == [gone[0], gone[2], gone[1], y, z, x]
+    for key in served:
+        await bed.settle(key, horizon=300)
+    for key in (x, z):
+        await bed.settle(key, horizon=300)
+    assert not [e for e in bed.engine.call_log(action="AssociateEipAddress") if not e.ok]  # none refused
+    assert all(bed.podeip(key) is None for key in gone)
+    assert {e.private_ip_address for e in bed.engine.eips()} == {"10.0.1.12", "10.0.2.1", "10.0.1.10"}
 
 
 async def test_without_the_listing_or_for_a_static_eip_every_podeip_gets_a_pass() -> None:
