@@ -16,7 +16,7 @@ from dataclasses import replace
 from podeip import constants as c
 from podeip.api.podeip import PodEIP
 from podeip.api.pods import PodView
-from podeip.domain import ownership
+from podeip.domain import ownership, release
 from podeip.k8s import errors as kube_errors
 from podeip.k8s.leases import holder_identity
 from podeip.reconcile import outputs, records, steps
@@ -167,7 +167,9 @@ async def unbind(p: Pass, o: Observed, step: Step) -> None:
     allocation_id = step.eip.allocation_id
     if not await steps.unassociate_if_ours(p.d, podeip, step.eip, step.verdict):
         raise Requeue(after=SLOW_RETRY, reason="nothing of ours to unbind")
-    if step.state is State.UNBINDING and podeip.metadata.deletion_timestamp is None:
+    releasing = step.decision is not None and step.decision.action is release.Action.RELEASE
+    if step.state is State.UNBINDING and podeip.metadata.deletion_timestamp is None and not releasing:
+        # (An EIP released next is told once, by EipReleased: one Event per lifecycle's end.)
         message = f"pod gone: EIP {allocation_id} unassociated from its IP"
         await p.d.events.normal(podeip_ref(podeip), reason=c.EV_UNASSOCIATED, message=message)
     raise p.looks.poll(key_of(podeip), step.note, allocation_id)

@@ -586,7 +586,9 @@ def _let_go(o: Observed, podeip: PodEIP, decision: release.Decision) -> Step:
             return Step(State.OBSERVING, Do.READ_CLAIM)
         verdict = judge(o, podeip, eip, claim=claim)
         if may_unbind(podeip, eip, verdict):
-            return Step(State.UNBINDING, Do.UNBIND, eip=eip, verdict=verdict, note="unassociating")
+            return Step(
+                State.UNBINDING, Do.UNBIND, eip=eip, verdict=verdict, decision=decision, note="unassociating"
+            )
         if verdict.standing is ownership.Standing.HELD_BY_OTHER:  # a Static EIP another PodEIP holds
             left_alone = verdict
     fields: dict[str, Any] = {"privateIPAddress": None, "networkInterfaceID": None}

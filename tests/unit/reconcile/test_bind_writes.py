@@ -13,7 +13,9 @@
   ``Associating`` while associating again: never a stale True gate;
 - a pass that allocates and cannot associate sends ``EipAllocated`` itself (never lost); one
   whose Associate waits for its rate-limit slot does not: the bound Event names both;
-- ``podLastSeen`` missing on a bound PodEIP is written by a settled pass alone.
+- ``podLastSeen`` missing on a bound PodEIP is written by a settled pass alone;
+- the end of a Follow lifecycle is one Event (``EipReleased``), an unbind that keeps the EIP is
+  told (``EipUnassociated``).
 """
 
 from __future__ import annotations
@@ -261,3 +263,26 @@ async def test_an_associate_waiting_for_its_slot_keeps_the_allocation_for_the_bo
     assert (
         event.reason == c.EV_ASSOCIATED and "allocated and associated with pod IP 10.0.0.6" in event.message
     )
+
+
+async def test_the_end_of_a_follow_lifecycle_is_one_event_and_an_unbind_kept_is_told() -> None:
+    """A Follow pod gone: its EIP is unbound and released, told once (``EipReleased``); a TTL
+    pod gone: its EIP is unbound and kept, told by ``EipUnassociated``."""
+    bed = Bed()
+    bed.eni()
+    bed.add_pod()
+    await bed.settle()
+    bed.delete_pod()
+    await bed.settle()
+    assert bed.podeip() is None and bed.calls("ReleaseEipAddress") == 1
+    ended = [e.reason for e in bed.world.events if e.reason in (c.EV_UNASSOCIATED, c.EV_RELEASED)]
+    assert ended == [c.EV_RELEASED]
+    kept = Bed()
+    kept.eni()
+    kept.add_pod({c.PREFIX_K8S + c.POD_WITH_EIP: "true", c.PREFIX_K8S + c.RELEASE_STRATEGY: "10m"}, owner="StatefulSet")
+    await kept.settle()
+    kept.delete_pod()
+    await kept.settle(horizon=60)
+    assert kept.podeip() is not None and kept.calls("UnassociateEipAddress") == 1
+    assert kept.calls("ReleaseEipAddress") == 0
+    assert [e.reason for e in kept.world.events if e.reason == c.EV_UNASSOCIATED] == [c.EV_UNASSOCIATED]
