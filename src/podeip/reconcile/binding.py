@@ -24,7 +24,7 @@ from podeip.reconcile.base import CLAIM_RECHECK, Pass, key_of
 from podeip.reconcile.deps import Deps, asks_for_eip, pod_ref, podeip_ref
 from podeip.reconcile.looks import FRESH, STEADY, Looks
 from podeip.reconcile.plan import LOST_CONFIRM, QUIET, SLOW_RETRY, Observed, Seen, State, Step, shows_anything
-from podeip.reconcile.queue import Key, Requeue
+from podeip.reconcile.queue import Hold, Key, Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
@@ -240,7 +240,10 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
     if step.poll:
         raise p.looks.poll(key_of(podeip), step.poll, (step.eip or _podeip(o).spec).allocation_id)
     if step.after is not None:
-        raise Requeue(after=step.after, reason=step.note or step.reason)
+        # Waiting for another PodEIP's unbind is a bind in flight: its allocation is told with
+        # the bound Event (``Pass.flush``), and the wait is served first when it ends.
+        hold = Hold.IN_FLIGHT if step.state is State.IP_HELD else Hold.NONE
+        raise Requeue(after=step.after, reason=step.note or step.reason, hold=hold)
 
 
 def _quiet(p: Pass, o: Observed, step: Step) -> bool:

@@ -16,6 +16,7 @@ from podeip import constants as c
 from podeip.cloud.models import EipStatus
 from podeip.reconcile.looks import STEADY
 from podeip.reconcile.plan import HELD_RETRY, QUIET
+from podeip.reconcile.queue import Hold
 
 from .harness import Bed
 
@@ -41,7 +42,7 @@ async def test_a_new_pod_on_a_gone_pods_ip_waits_for_the_unbind_then_binds() -> 
     old_id = await bound_then_gone(bed)
     for _ in range(4):  # created, allocated, then the wait: no Associate meanwhile
         requeue = await bed.once(NEW)
-    assert requeue is not None and requeue.after == HELD_RETRY
+    assert requeue is not None and requeue.after == HELD_RETRY and requeue.hold is Hold.IN_FLIGHT
     assert bed.calls("AssociateEipAddress") == 1 and bed.calls("AllocateEipAddress") == 2
     new = bed.podeip(NEW)
     assert new is not None and new.spec.allocation_id and new.status is None  # nothing shown yet
@@ -54,6 +55,10 @@ async def test_a_new_pod_on_a_gone_pods_ip_waits_for_the_unbind_then_binds() -> 
     assert eip is not None and eip.status is EipStatus.IN_USE and eip.private_ip_address == IP
     assert bed.calls("AssociateEipAddress") == 2  # no refused attempt
     assert not {c.EV_FAILED_ASSOCIATE, c.EV_POD_IP_STILL_BOUND} & set(bed.reasons())
+    # The wait was part of the bind: one Event on the new pod, naming the allocation too.
+    told = [e for e in bed.world.events if e.reason in (c.EV_ALLOCATED, c.EV_ASSOCIATED)]
+    assert [e.reason for e in told] == [c.EV_ASSOCIATED, c.EV_ASSOCIATED]  # the old pod's, the new one's
+    assert new.spec.allocation_id in told[1].message and "allocated and associated" in told[1].message
     # Leak audit: the old EIP is released, the new one is the only EIP left.
     assert [e.allocation_id for e in bed.engine.eips()] == [new.spec.allocation_id]
     assert old_id not in {e.allocation_id for e in bed.engine.eips()}
