@@ -87,6 +87,9 @@ class Memory:
     #: short of bound (a failure, a wait). Bounded as ``reported``.
     #: Lost: the bound Event says "associated" only (the allocation ID is in it all the same).
     allocated: OrderedDict[str, tuple[ObjectRef, str]] = field(default_factory=OrderedDict)
+    #: PodEIP UID → when its pass first found the pod IP still held by another EIP (monotonic;
+    #: ``plan.QUIET`` runs from then). Lost: that wait's QUIET starts again.
+    held: dict[str, float] = field(default_factory=dict)
 
     def remember_allocation(self, uid: str, pod: ObjectRef, what: str) -> None:
         self.allocated[uid] = (pod, what)

@@ -56,9 +56,15 @@ async def look(p: Pass, o: Observed, step: Step) -> Observed:
 
 async def find_eni(p: Pass, o: Observed, step: Step) -> Observed:
     pod = _pod(o)
+    podeip = _podeip(o)
     eni = await p.looks.find_eni(pod.pod_ip or "", pod_uid=pod.uid)
-    held = await p.looks.holder(pod.pod_ip or "", but=_podeip(o).spec.allocation_id) if eni else ""
-    return replace(o, eni_looked=True, pod_eni=eni, ip_held_by=held)
+    held = await p.looks.holder(pod.pod_ip or "", but=podeip.spec.allocation_id) if eni else ""
+    uid, now, held_for = podeip.metadata.uid or "", p.d.monotonic(), 0.0
+    if held:
+        held_for = now - p.memory.held.setdefault(uid, now)  # QUIET runs from the first finding
+    else:
+        p.memory.held.pop(uid, None)
+    return replace(o, eni_looked=True, pod_eni=eni, ip_held_by=held, ip_held_for=held_for)
 
 
 def find_eni_early(d: Deps, looks: Looks, key: Key) -> None:

@@ -179,8 +179,10 @@ class Observed:
     eni_looked: bool = False
     #: The ENI that holds the pod IP (when ``eni_looked``; None: no ENI holds it).
     pod_eni: Eni | None = None
-    #: (when ``eni_looked``) Another EIP seen on the pod IP: its allocation ID ("": none).
+    #: (when ``eni_looked``) Another EIP seen on the pod IP: its allocation ID ("": none), and
+    #: for how long the passes have found it there (seconds, memory).
     ip_held_by: str = ""
+    ip_held_for: float = 0.0
     #: Cascade reclaim applies and the recorded owner is deleted.
     owner_deleted: bool | None = None
     noted: bool = False
@@ -470,7 +472,7 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
         # that pod's EIP is still there, is waited for (that PodEIP's pass unbinds it), not
         # tried (InvalidAssociation.Duplicated spends an Associate slot and backs off).
         note = "pod IP still has another EIP"
-        if _age(o, podeip) < QUIET and not shows_anything(podeip, pod):
+        if o.ip_held_for < QUIET and not shows_anything(podeip, pod):
             return Step(State.IP_HELD, Do.WAIT, eip=eip, after=HELD_RETRY, note=note)
         message = f"pod IP {pod.pod_ip} still has EIP {o.ip_held_by}; waiting for it to be unbound"
         return Step(

@@ -93,6 +93,7 @@ async def drop_finalizer(p: Pass, o: Observed, step: Step) -> None:
         return
     p.looks.clear(key)
     p.memory.fresh.discard(podeip.metadata.uid or "")
+    p.memory.held.pop(podeip.metadata.uid or "", None)
     p.memory.missing.pop(allocation_id, None)
     for what in ("associate", "join"):
         p.memory.rounds.pop((key, what), None)

@@ -539,18 +539,14 @@ ROWS = [
     ),
     Row(
         "available, the pod IP still has another EIP (a pod gone had it), first bind: wait unshown",
-        observed(
-            podeip=podeip(created=NOW - timedelta(seconds=1)), eni_looked=True, pod_eni=ENI, ip_held_by="eip-old"
-        ),
+        observed(eni_looked=True, pod_eni=ENI, ip_held_by="eip-old", ip_held_for=QUIET - 1),
         State.IP_HELD,
         Do.WAIT,
         {"reason": "", "after": HELD_RETRY, "poll": ""},
     ),
     Row(
         "available, the pod IP still has another EIP for QUIET: shown, still no Associate",
-        observed(
-            podeip=podeip(created=NOW - timedelta(seconds=QUIET)), eni_looked=True, pod_eni=ENI, ip_held_by="eip-old"
-        ),
+        observed(eni_looked=True, pod_eni=ENI, ip_held_by="eip-old", ip_held_for=QUIET),
         State.IP_HELD,
         Do.WAIT,
         {"reason": c.EV_POD_IP_STILL_BOUND, "after": HELD_RETRY, "warn": False},
