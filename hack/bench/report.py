@@ -406,17 +406,25 @@ def churn_floor(r: Results, ch: dict[str, Any]) -> dict[str, float]:
     un_rate, un_burst = r.client_limits.get(un, ours), int(r.client_bursts.get(un, our_burst))
     un_pub = float(PUBLISHED_LIMITS.get(un, published))
     n, l1, u1 = int(ch["churn"]), ch["l1"], ch["u1"]
+    reused, a1 = int(ch.get("reused", 0)), ch.get("a1", math.nan)
     bind = queued_floor(n, burst=our_burst, per_minute=ours, l1=l1)
     unbind = queued_floor(n, burst=un_burst, per_minute=un_rate, l1=u1) if not math.isnan(u1) else 0.0
     bind_pub = queued_floor(n, burst=pub_burst, per_minute=published, l1=l1)
     unbind_pub = (
         queued_floor(n, burst=int(un_pub // 10), per_minute=un_pub, l1=u1) if not math.isnan(u1) else 0.0
     )
+    # A new pod on a deleted pod's IP binds after that IP's unbind: the last such IP is free
+    # after the reused-th Unassociate slot, then its Associate and Associating follow.
+    after = after_pub = 0.0
+    if reused and not math.isnan(a1):
+        after = queued_floor(reused, burst=un_burst, per_minute=un_rate, l1=a1)
+        after_pub = queued_floor(reused, burst=int(un_pub // 10), per_minute=un_pub, l1=a1)
     return {
         "bind": bind,
         "unbind": unbind,
-        "floor": max(bind, unbind),
-        "published": max(bind_pub, unbind_pub),
+        "after": after,
+        "floor": max(bind, unbind, after),
+        "published": max(bind_pub, unbind_pub, after_pub),
     }
 
 
@@ -433,7 +441,8 @@ def churn_target(r: Results) -> Target:
     measure = CHURN.format(churn=ch["churn"], pods=ch["pods"])
     f = churn_floor(r, ch)
     limit = (
-        f"{f['floor']:.0f} s at R = {ours:.0f}/min (bind {f['bind']:.0f} s, unbind {f['unbind']:.0f} s; "
+        f"{f['floor']:.0f} s at R = {ours:.0f}/min (bind {f['bind']:.0f} s, unbind {f['unbind']:.0f} s, "
+        f"bind after unbind {f['after']:.0f} s; "
         f"{f['published']:.0f} s at {published:.0f}/min)"
     )
     leaked = sum(len(v) for v in ch["leaks"].values())
@@ -932,7 +941,11 @@ def churn_section(r: Results) -> list[str]:
         "from the process start (its start-up included). Physical limit: the Associates (after their "
         "Allocates) and the Unassociates wait for their own buckets, so the later chain: "
         f"(churn − burst)/R + one pod's latency, L₁ = {fmt(ch['l1'], ' s')} to bind, Unassociate + "
-        f"Unassociating + Release = {fmt(ch['u1'], ' s')} to unbind, at R = {ours:.0f}/min (the operator's "
+        f"Unassociating + Release = {fmt(ch['u1'], ' s')} to unbind; and a new pod given a deleted "
+        f"pod's IP ({ch.get('reused', 0)} of {ch['churn']} here) binds only once that IP's EIP is "
+        "unbound (Alibaba gives a private IP one EIP): the last such IP is free after its "
+        "Unassociate slot, then Unassociate + Unassociating + Associate + Associating = "
+        f"{fmt(ch.get('a1', math.nan), ' s')}; at R = {ours:.0f}/min (the operator's "
         f"limits) and at Alibaba's {published:.0f}/min. Target: ≤ {CHURN_GOAL:g} × that limit (issue 13 "
         "gives none; ours, as for a burst's p50).",
         "",
@@ -941,7 +954,8 @@ def churn_section(r: Results) -> list[str]:
         f"| healthy (start-up) | {fmt(ch['healthy'], ' s', 1)} | — |",
         f"| the {ch['churn']} deleted pods' PodEIPs gone | {fmt(ch['unbound'], ' s', 1)} | "
         f"{f['unbind']:.1f} s |",
-        f"| the {ch['churn']} new pods' gates True | {fmt(ch['bound'], ' s', 1)} | {f['bind']:.1f} s |",
+        f"| the {ch['churn']} new pods' gates True | {fmt(ch['bound'], ' s', 1)} | "
+        f"{max(f['bind'], f['after']):.1f} s (bind {f['bind']:.1f} s, after the unbinds {f['after']:.1f} s) |",
         f"| **every change handled** | **{fmt(ch['seconds'], ' s', 1)}** | **{f['floor']:.1f} s** "
         f"({f['published']:.1f} s at {published:.0f}/min) |",
         f"| cloud calls until then | {ch['cloud_calls']} ({_counts(ch['calls'])}) | "

@@ -462,6 +462,9 @@ class Bench:
             for e in self.engine.eips()
             if e.tags.get(c.TAG_NAMESPACE) == namespace and e.tags.get(c.TAG_POD_NAME) in gone
         }
+        # The deleted pods' IPs, where their EIPs are bound: a new pod given one binds only after
+        # that EIP's unbind (Alibaba gives a private IP one EIP).
+        gone_ips = {e.private_ip_address for e in self.engine.eips() if e.allocation_id in owned} - {""}
         before = await self.population(kube, namespace)
         self.operator.stop()
         watch = PodWatch(kube, namespace)
@@ -509,6 +512,9 @@ class Bench:
         releases = [
             x.latency for x in calls if x.ok and x.action == "ReleaseEipAddress" and x.allocation_id in owned
         ]
+        associates = [x.latency for x in calls if x.ok and x.action == ASSOCIATE]
+        reused = sum(s.pod_ip in gone_ips for s in watch.live(new))
+        transition = self.engine.config.transition_delay
 
         def span(action: str) -> list[float]:  # first and last OK call of an action, from the start
             stamps = [x.started - started for x in calls if x.ok and x.action == action]
@@ -546,9 +552,11 @@ class Bench:
             "kube_requests": sum(work.values()),
             "kube": work,
             "l1": statistics_median(list(self.latencies(namespace, started, watch).values())),
-            "u1": statistics_median(unbinds)
-            + self.engine.config.transition_delay
-            + statistics_median(releases),
+            "u1": statistics_median(unbinds) + transition + statistics_median(releases),
+            # New pods on deleted pods' IPs, and what one waits for after its IP's Unassociate
+            # slot: Unassociate, Unassociating, Associate, Associating.
+            "reused": reused,
+            "a1": statistics_median(unbinds) + transition + statistics_median(associates) + transition,
             "leaks": leaks,
             "spans": {a: span(a) for a in ("AllocateEipAddress", ASSOCIATE, "UnassociateEipAddress")},
         }
