@@ -955,7 +955,8 @@ def churn_section(r: Results) -> list[str]:
         f"| the {ch['churn']} deleted pods' PodEIPs gone | {fmt(ch['unbound'], ' s', 1)} | "
         f"{f['unbind']:.1f} s |",
         f"| the {ch['churn']} new pods' gates True | {fmt(ch['bound'], ' s', 1)} | "
-        f"{max(f['bind'], f['after']):.1f} s (bind {f['bind']:.1f} s, after the unbinds {f['after']:.1f} s) |",
+        f"{max(f['bind'], f['after']):.1f} s (bind {f['bind']:.1f} s, "
+        f"after the unbinds {f['after']:.1f} s) |",
         f"| **every change handled** | **{fmt(ch['seconds'], ' s', 1)}** | **{f['floor']:.1f} s** "
         f"({f['published']:.1f} s at {published:.0f}/min) |",
         f"| cloud calls until then | {ch['cloud_calls']} ({_counts(ch['calls'])}) | "

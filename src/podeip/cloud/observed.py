@@ -262,7 +262,9 @@ class ObservedEips:
         self._ahead = {key: at for key, at in self._ahead.items() if at[0] >= now - HORIZON}
         self._answers = {key: at for key, at in self._answers.items() if at[0] >= now - HORIZON}
         self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
-        self._holds = {key: ip for key, ip in self._holds.items() if key in self._seen or key in self._changed}
+        self._holds = {
+            key: ip for key, ip in self._holds.items() if key in self._seen or key in self._changed
+        }
         self._held = {ip: key for ip, key in self._held.items() if self._holds.get(key) == ip}
 
     def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:

@@ -28,6 +28,7 @@ from podeip.reconcile.queue import Hold, Key, Requeue
 
 __all__ = ["LOST_CONFIRM", "SLOW_RETRY"]
 
+
 def _pod(o: Observed) -> PodView:
     assert o.pod is not None
     return o.pod

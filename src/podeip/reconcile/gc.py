@@ -265,6 +265,7 @@ def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:
     order of those pods, and new pods whose IP is free go before those that must wait. Then
     each waiting pod's IP is free by the time its Allocate slot comes, and no Associate slot
     goes unused while pods wait (a restart after churn: BENCHMARKS-scale.md)."""
+
     def ip_of(key: Key) -> str:
         podeip = d.view.podeip(key)
         binding = records.binding_of(podeip) if podeip is not None else None

@@ -789,14 +789,20 @@ class OperatorModel(RuleBasedStateMachine):
             ):
                 continue
             eip = eips.get(allocation_id)
-            other = [e for e in eips.values() if e.private_ip_address == spec.ip and e.allocation_id != allocation_id]
+            other = [
+                e
+                for e in eips.values()
+                if e.private_ip_address == spec.ip and e.allocation_id != allocation_id
+            ]
             if other and eip is not None and eip.status is EipStatus.AVAILABLE:
                 # Another EIP is on the pod's IP (bound out of band, or left by an EIP that is
                 # no longer ours): Alibaba gives the IP one EIP, and that one is never taken
                 # away. The pod waits, and the PodEIP says why.
-                ready = [x for x in (body.get("status") or {}).get("conditions") or () if x["type"] == "Ready"]
+                ready = [
+                    x for x in (body.get("status") or {}).get("conditions") or () if x["type"] == "Ready"
+                ]
                 assert ready and ready[0]["reason"] == c.EV_POD_IP_STILL_BOUND, (
-                    f"L1: pod {name}'s IP has {other[0].allocation_id} and its PodEIP does not say so: {ready}"
+                    f"L1: pod {name}'s IP has {other[0].allocation_id}, its PodEIP does not say so: {ready}"
                 )
                 continue
             assert eip is not None and eip.status is EipStatus.IN_USE, (

@@ -279,7 +279,9 @@ async def test_the_end_of_a_follow_lifecycle_is_one_event_and_an_unbind_kept_is_
     assert ended == [c.EV_RELEASED]
     kept = Bed()
     kept.eni()
-    kept.add_pod({c.PREFIX_K8S + c.POD_WITH_EIP: "true", c.PREFIX_K8S + c.RELEASE_STRATEGY: "10m"}, owner="StatefulSet")
+    kept.add_pod(
+        {c.PREFIX_K8S + c.POD_WITH_EIP: "true", c.PREFIX_K8S + c.RELEASE_STRATEGY: "10m"}, owner="StatefulSet"
+    )
     await kept.settle()
     kept.delete_pod()
     await kept.settle(horizon=60)

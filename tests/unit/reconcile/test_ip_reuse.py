@@ -97,4 +97,3 @@ async def test_a_holder_unbound_out_of_band_is_found_so_after_steady() -> None:
     assert new is not None and new.status is not None and new.status.private_ip_address == IP
     eip = bed.engine.snapshot(new.spec.allocation_id)
     assert eip is not None and eip.status is EipStatus.IN_USE
-

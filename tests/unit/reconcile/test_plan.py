@@ -39,7 +39,18 @@ from podeip.domain import ownership, parameters, release
 from podeip.domain.request import EipRequest
 from podeip.reconcile import records
 from podeip.reconcile.looks import FRESH, STEADY, TERMINATING
-from podeip.reconcile.plan import HELD_RETRY, LOST_CONFIRM, QUIET, SLOW_RETRY, Do, Observed, Seen, State, Step, plan
+from podeip.reconcile.plan import (
+    HELD_RETRY,
+    LOST_CONFIRM,
+    QUIET,
+    SLOW_RETRY,
+    Do,
+    Observed,
+    Seen,
+    State,
+    Step,
+    plan,
+)
 from podeip.settings import CloudSettings, Settings
 
 from .fakes import pod_body
@@ -326,7 +337,9 @@ ROWS = [
     ),
     Row(
         "no pod ip for QUIET seconds: shown (the IP's event ends the wait)",
-        observed(podeip=podeip(allocation_id="", created=NOW - timedelta(seconds=QUIET)), pod=pod(pod_ip=None)),
+        observed(
+            podeip=podeip(allocation_id="", created=NOW - timedelta(seconds=QUIET)), pod=pod(pod_ip=None)
+        ),
         State.WAITING_FOR_POD_IP,
         Do.WAIT,
         {"reason": c.EV_WAITING_FOR_POD_IP, "after": None},
