@@ -374,26 +374,39 @@ async def begin_work(
     started: set[Key] | None = None,
     begun: asyncio.Event | None = None,
 ) -> None:
-    """Once this instance leads (at once when standalone) and the view is filled: list our
-    EIPs, queue the keys of the view's start-up that need a pass (``started``: those it brought
-    until then; ``gc.at_start``), start the workers; from then on (``begun``) every change is
-    queued. Work begins once our own listing is in, not once kopf's stream has confirmed it
-    (k8s/view.py, "Start-up"): kopf delivers 25,000 pods in about 45 s, which a restart after
-    churn spent waiting (BENCHMARKS-scale.md). A selecting pod watch waits for the confirmation:
-    its unconfirmed entries are also the pods it does not watch (``gc._why`` reads those)."""
+    """Once this instance leads (at once when standalone) and the view is filled: queue the keys
+    of the view's start-up (``started``: those it brought until then) that changed while no
+    instance worked (pods gone, new pods: ``gc.changed_at_start``) and start the workers; from
+    then on (``begun``) every change is queued. Once kopf's stream has delivered the view
+    (``ready``), list our EIPs and queue the other PodEIPs that need a pass
+    (``gc.still_to_check``). The changes go first, before kopf's start-up delivery is over:
+    kopf delivers 25,000 pods in about 45 s, which a restart after churn spent waiting
+    (BENCHMARKS-scale.md); the listing waits for it, so that a restart with nothing to do does
+    not hold the listing and kopf's delivery in memory at once. A selecting pod watch waits for
+    ``ready`` first: its unconfirmed entries are also the pods it does not watch (``gc._why``)."""
     if leadership is not None:
         await leadership.held.wait()
     else:
         deps.metrics.leader.set(1)
     await (deps.view.ready if deps.view.pod_label is not None else deps.view.filled).wait()
-    eips = await warm_up(deps, reconciler)
     if begun is not None:
         begun.set()  # (no await between this and reading ``started``: no change is lost)
-    keys = gc.at_start(deps, eips, sorted(started or ()))
-    logger.info("start-up: %d of %d PodEIPs and pods need a pass", len(keys), len(started or ()))
-    for key in keys:
+    changed, rest = gc.changed_at_start(deps, sorted(started or ()))
+    gc.expect_holders(deps, changed)  # before any look: a new pod on a gone pod's IP waits
+    for key in changed:
         queue.add(key)
     queue.start()
+    await deps.view.ready.wait()
+    eips = await warm_up(deps, reconciler)
+    keys = gc.still_to_check(deps, eips, rest)
+    logger.info(
+        "start-up: %d changed while down and %d more of %d PodEIPs and pods need a pass",
+        len(changed),
+        len(keys),
+        len(started or ()),
+    )
+    for key in keys:
+        queue.add(key)
 
 
 async def warm_up(deps: Deps, reconciler: Reconciler) -> list[Eip] | None:

@@ -205,6 +205,8 @@ class ObservedEips:
         #: private IP → the allocation ID of the EIP last seen on it (``holder_of``), and back.
         self._held: dict[str, str] = {}
         self._holds: dict[str, str] = {}
+        #: Holders told (``expect_holder``) and not looked at since.
+        self._expected: set[str] = set()
 
     # ---- what we remember ---------------------------------------------------------------------
     def _record(self, allocation_id: str, eip: Eip | None, at: float) -> None:
@@ -224,12 +226,22 @@ class ObservedEips:
         """Which private IP this EIP holds, as this observation shows: bound there, or in a
         transition from or to it (Alibaba gives a private IP one EIP; an unbinding one still
         has it). Our own changes do not clear it: only a look that shows the EIP elsewhere."""
+        self._expected.discard(allocation_id)
         ip = self._holds.pop(allocation_id, None)
         if ip is not None and self._held.get(ip) == allocation_id:
             del self._held[ip]
         if eip is not None and eip.status in HOLDING and eip.private_ip_address:
             self._held[eip.private_ip_address] = allocation_id
             self._holds[allocation_id] = eip.private_ip_address
+
+    def expect_holder(self, private_ip: str, allocation_id: str) -> None:
+        """Another source (a PodEIP's record of its binding) says this EIP is on this IP: until
+        a look shows where it is, ``holder_of`` names it, as never looked at (the caller looks)."""
+        if allocation_id in self._seen or private_ip in self._held:
+            return
+        self._held[private_ip] = allocation_id
+        self._holds[allocation_id] = private_ip
+        self._expected.add(allocation_id)
 
     def holder_of(self, private_ip: str) -> tuple[str, float] | None:
         """The allocation ID of the EIP last seen on this private IP (bound, binding or
@@ -262,9 +274,8 @@ class ObservedEips:
         self._ahead = {key: at for key, at in self._ahead.items() if at[0] >= now - HORIZON}
         self._answers = {key: at for key, at in self._answers.items() if at[0] >= now - HORIZON}
         self._changed = {key: at for key, at in self._changed.items() if at >= now - HORIZON}
-        self._holds = {
-            key: ip for key, ip in self._holds.items() if key in self._seen or key in self._changed
-        }
+        kept = self._seen.keys() | self._changed.keys() | self._expected
+        self._holds = {key: ip for key, ip in self._holds.items() if key in kept}
         self._held = {ip: key for ip, key in self._held.items() if self._holds.get(key) == ip}
 
     def remembered(self, allocation_id: str) -> tuple[Eip | None, float] | None:

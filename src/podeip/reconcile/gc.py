@@ -49,6 +49,7 @@ from podeip import constants as c
 from podeip.api.podeip import AllocationType, PodEIP
 from podeip.api.pods import PodView
 from podeip.cloud.models import Eip, EipStatus
+from podeip.cloud.observed import ObservedEips
 from podeip.domain import tokens
 from podeip.reconcile import records, steps
 from podeip.reconcile.deps import Deps, log_fields, podeip_ref
@@ -224,37 +225,67 @@ def _why(d: Deps, key: Key, podeip: PodEIP, by_id: dict[str, Eip] | None) -> str
 
 def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
     """After a restart (or a takeover), which of the keys the view's start-up filled need a
-    pass, first those whose pod is gone (an EIP to unbind), then new pods (a PodEIP to create),
-    then the others that need one: every PodEIP is checked (R11, R14), but one whose pod and cloud state
-    (the warm-up listing of our tagged EIPs, ``app.warm_up``) agree with what it shows is checked
-    by this diff, as the collector checks it every period, not by a pass of its own, so that
-    changes made while the operator was down are served first and not after thousands of
-    passes over unchanged PodEIPs, each looking again at an EIP the listing showed a minute ago
-    (BENCHMARKS-scale.md: a restart after churn with 5,000 PodEIPs). Without the listing
-    (``eips`` None), and for a Static EIP (not in our tagged listing: README, "Garbage
-    collection"), the pass looks. A pod without a PodEIP gets a pass (it may ask for one)."""
-    by_id = {e.allocation_id: e for e in eips} if eips is not None else None
-    # Pods gone first: their IPs may be given to new pods (the bench's churn gives them the
-    # deleted pods' IPs), which wait for the old EIP's unbind (plan: PodIPHeld). Then new pods
-    # and PodEIPs not yet allocated; the rest. ``_paired`` orders both so that the unbinds and
-    # the binds that wait for them go at the same pace.
+    pass: ``changed_at_start``'s first, then ``still_to_check``'s."""
+    first, rest = changed_at_start(d, keys)
+    return [*first, *still_to_check(d, eips, rest)]
+
+
+def changed_at_start(d: Deps, keys: Iterable[Key]) -> tuple[list[Key], list[Key]]:
+    """The keys that need a pass whatever the cloud shows, and the PodEIPs left for the warm-up
+    listing to decide (``still_to_check``). First those whose pod is gone (an EIP to unbind) or
+    that are being deleted, then new pods (a PodEIP to create) and PodEIPs not allocated yet,
+    in ``_paired``'s order: changes made while the operator was down are served first, before
+    the listing is in (``app.begin_work``), not after thousands of passes over unchanged
+    PodEIPs (BENCHMARKS-scale.md: a restart after churn with 5,000 PodEIPs)."""
     gone: list[Key] = []
-    first: list[Key] = []
-    then: list[Key] = []
+    new: list[Key] = []
+    rest: list[Key] = []
     for key in dict.fromkeys(keys):  # (in the order they came, once each)
         podeip = d.view.podeip(key)
         if podeip is None:
             if d.view.pod(key) is not None:
-                first.append(key)
+                new.append(key)
             continue
+        why = _why(d, key, podeip, None)
+        if why is not None:
+            logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
+        (gone if why in (GONE, DELETING) else new if why == NOT_ALLOCATED else rest).append(key)
+    return _paired(d, gone, new), rest
+
+
+def still_to_check(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
+    """Of these PodEIPs (their pods there), those that need a pass: every PodEIP is checked
+    (R11, R14), but one whose pod and cloud state (the warm-up listing of our tagged EIPs,
+    ``app.warm_up``) agree with what it shows is checked by this diff, as the collector checks
+    it every period, not by a pass of its own that would look again at an EIP the listing
+    showed a moment ago. Without the listing (``eips`` None), and for a Static EIP (not in our
+    tagged listing: README, "Garbage collection"), the pass looks."""
+    by_id = {e.allocation_id: e for e in eips} if eips is not None else None
+    then: list[Key] = []
+    for key in keys:
+        podeip = d.view.podeip(key)
+        if podeip is None:
+            continue  # gone since: its deletion was queued
         why = _why(d, key, podeip, by_id)
         if why is None and (by_id is None or podeip.spec.allocation_type.type is AllocationType.STATIC):
             why = "start-up: no listing to compare with" if by_id is None else "start-up: static"
-        if why is None:
-            continue
-        logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
-        (gone if why in (GONE, DELETING) else first if why == NOT_ALLOCATED else then).append(key)
-    return [*_paired(d, gone, first), *then]
+        if why is not None:
+            logger.debug("start-up resync %s/%s: %s", *key, why, extra=log_fields(podeip))
+            then.append(key)
+    return then
+
+
+def expect_holders(d: Deps, keys: Iterable[Key]) -> None:
+    """The EIPs these PodEIPs (their pods gone) recorded bound: the cloud memory takes each as
+    its IP's holder until a look says where it is, so that a new pod given one of those IPs
+    before any look waits (or looks) instead of an Associate that Alibaba refuses."""
+    if not isinstance(d.cloud, ObservedEips):
+        return
+    for key in keys:
+        podeip = d.view.podeip(key)
+        binding = records.binding_of(podeip) if podeip is not None else None
+        if podeip is not None and binding is not None and podeip.spec.allocation_id:
+            d.cloud.expect_holder(binding.private_ip, podeip.spec.allocation_id)
 
 
 def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:

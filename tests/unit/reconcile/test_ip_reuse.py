@@ -7,13 +7,15 @@ EIP and answers a second Associate ``InvalidAssociation.Duplicated``):
   unbound it; no failure is shown, nothing is leaked;
 - a wait that lasts is shown on the new pod (``PodIPStillBound``, naming the old EIP);
 - what holds the IP comes from the cloud's answers, not from anyone's PodEIP: a memory of the
-  holder older than ``STEADY`` is looked at again, and an EIP found elsewhere holds nothing.
+  holder older than ``STEADY`` is looked at again, and an EIP found elsewhere holds nothing;
+  after a restart, a gone PodEIP's record stands for its IP's holder until looked at.
 """
 
 from __future__ import annotations
 
 from podeip import constants as c
 from podeip.cloud.models import EipStatus
+from podeip.reconcile import gc
 from podeip.reconcile.looks import STEADY
 from podeip.reconcile.plan import HELD_RETRY, QUIET
 from podeip.reconcile.queue import Hold
@@ -97,3 +99,22 @@ async def test_a_holder_unbound_out_of_band_is_found_so_after_steady() -> None:
     assert new is not None and new.status is not None and new.status.private_ip_address == IP
     eip = bed.engine.snapshot(new.spec.allocation_id)
     assert eip is not None and eip.status is EipStatus.IN_USE
+
+
+async def test_after_a_restart_a_gone_pods_record_stands_for_its_ip_until_looked_at() -> None:
+    """A restart forgets every look: before the old pod's pass has looked at its EIP, the new
+    pod's pass would see no holder. The start-up tells the memory what the gone PodEIPs recorded
+    (``gc.expect_holders``): the new pod's pass looks at that EIP (one Describe) and waits."""
+    bed = Bed()
+    await bound_then_gone(bed)
+    bed.restart()
+    bed.world.deliver(bed.view)
+    gc.expect_holders(bed.deps, [OLD, NEW])  # (NEW has no PodEIP yet: nothing to tell)
+    for _ in range(4):
+        await bed.once(NEW)
+    assert bed.calls("AssociateEipAddress") == 1  # the old pod's only: nothing refused
+    assert not [x for x in bed.engine.call_log(action="AssociateEipAddress") if not x.ok]
+    await bed.settle(OLD)
+    await bed.settle(NEW)
+    new = bed.podeip(NEW)
+    assert new is not None and new.status is not None and new.status.private_ip_address == IP
