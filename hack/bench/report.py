@@ -895,8 +895,9 @@ def restart_section(r: Results, before: Results | None) -> list[str]:
         "defaults. Recovered, the earlier of: the new process has read every PodEIP once (N GETs of "
         "PodEIPs in its `/metrics`, what a pass costs when it reads from the API server), or it went quiet "
         "(no cloud call and no Kubernetes request but the Lease for 5 s) after its first work (what "
-        "a pass that reads from the watch shows), or it did nothing at all for 15 s once its /healthz "
-        "answered (recovered then).",
+        "a pass that reads from the watch shows) and after its listing of our EIPs (⌈N/100⌉ pages, "
+        "what checks every PodEIP against the cloud), or it did nothing at all for 15 s once its "
+        "/healthz answered (recovered then).",
         "",
     ]
     rows = {**(before.restarts if before else {}), **r.restarts}

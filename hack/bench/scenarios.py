@@ -317,9 +317,10 @@ class Bench:
         """Stop the operator (SIGKILL unless ``kill`` is false) and start it with the defaults.
         Recovered, the earlier of: it has read every PodEIP once (``count`` GETs of PodEIPs, what
         a pass costs when it reads from the API server), or it went quiet (no cloud call and no
-        Kubernetes request but the Lease for 5 s) after its first work (what a pass that reads
-        from the watch shows), or it did nothing at all for 15 s once healthy (recovered when
-        healthy). Not within ``cap`` seconds: not recovered."""
+        Kubernetes request but the Lease for 5 s) after its first work and after its listing of
+        our EIPs (⌈count/100⌉ pages: what checks every PodEIP against the cloud; before it, a
+        quiet moment is only the watch's start-up delivery), or it did nothing at all for 15 s
+        once healthy (recovered when healthy). Not within ``cap`` seconds: not recovered."""
         quiet = 5.0
         if kill:
             self.operator.kill()
@@ -334,7 +335,9 @@ class Bench:
             metrics = self.operator.metrics()
             gets = metric_sums(metrics, c.METRIC_KUBE_REQUESTS, _podeip_gets).get(c.PLURAL, 0.0)
             work, _ = split_lease(kube_counts(metrics))
-            calls = len(self.engine.call_log()) - calls0
+            made = self.engine.call_log()[calls0:]
+            calls = len(made)
+            listed = sum(is_listing(x) for x in made) >= max(1, math.ceil(count / 100))
             total = sum(work.values()) + calls
             now = time.time()
             if total != last_total:
@@ -342,7 +345,7 @@ class Bench:
             if gets >= count:
                 recovered, how = now - started, f"{count} PodEIP GETs"
                 break
-            if total > 0 and now - last_change >= quiet:
+            if total > 0 and listed and now - last_change >= quiet:
                 recovered, how = last_change - started, "quiet after its first work"
                 break
             if total == 0 and now - started >= 3 * quiet:  # nothing at all to do after a restart
