@@ -282,10 +282,18 @@ def expect_holders(d: Deps, keys: Iterable[Key]) -> None:
     if not isinstance(d.cloud, ObservedEips):
         return
     for key in keys:
-        podeip = d.view.podeip(key)
-        binding = records.binding_of(podeip) if podeip is not None else None
-        if podeip is not None and binding is not None and podeip.spec.allocation_id:
-            d.cloud.expect_holder(binding.private_ip, podeip.spec.allocation_id)
+        ip, allocation_id = _recorded(d, key)
+        if ip and allocation_id:
+            d.cloud.expect_holder(ip, allocation_id)
+
+
+def _recorded(d: Deps, key: Key) -> tuple[str, str]:
+    """The private IP this key's PodEIP recorded its EIP bound to, and that EIP ("": none)."""
+    podeip = d.view.podeip(key)
+    binding = records.binding_of(podeip) if podeip is not None else None
+    if podeip is None or binding is None:
+        return "", ""
+    return binding.private_ip, podeip.spec.allocation_id
 
 
 def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:
@@ -297,20 +305,15 @@ def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:
     each waiting pod's IP is free by the time its Allocate slot comes, and no Associate slot
     goes unused while pods wait (a restart after churn: BENCHMARKS-scale.md)."""
 
-    def ip_of(key: Key) -> str:
-        podeip = d.view.podeip(key)
-        binding = records.binding_of(podeip) if podeip is not None else None
-        return binding.private_ip if binding is not None else ""
-
     def pod_ip(key: Key) -> str:
         pod = d.view.pod(key)
         return (pod.pod_ip or "") if pod is not None else ""
 
-    held = {ip: n for n, key in enumerate(gone) if (ip := ip_of(key))}
+    held = {ip: n for n, key in enumerate(gone) if (ip := _recorded(d, key)[0])}
     waiting = sorted((held[ip], key) for key in new if (ip := pod_ip(key)) in held)
-    order = {key: n for n, (_, key) in enumerate(waiting)}
     holders = {gone[n] for n, _ in waiting}
-    free = [key for key in new if key not in order]
+    later = {key for _, key in waiting}
+    free = [key for key in new if key not in later]
     return [
         *[key for key in gone if key in holders],
         *[key for key in gone if key not in holders],
