@@ -247,9 +247,7 @@ async def wait(p: Pass, o: Observed, step: Step) -> None:
     if step.poll:
         raise p.looks.poll(key_of(podeip), step.poll, (step.eip or _podeip(o).spec).allocation_id)
     if step.after is not None:
-        # Waiting for another PodEIP's unbind is a bind in flight: its allocation is told with
-        # the bound Event (``Pass.flush``), and the wait is served first when it ends.
-        hold = Hold.IN_FLIGHT if step.state is State.IP_HELD else Hold.NONE
+        hold = Hold.IN_FLIGHT if step.in_flight else Hold.NONE  # (``Pass.flush``: the Event waits)
         raise Requeue(after=step.after, reason=step.note or step.reason, hold=hold)
 
 

@@ -221,6 +221,9 @@ class Step:
     warn: bool = False
     after: float | None = None
     poll: str = ""
+    #: WAIT with ``after``: part of a bind in flight (another EIP's unbind awaited): the key is
+    #: served first when due, and the allocation is told with the bound Event.
+    in_flight: bool = False
     #: Why the pass requeues (log only).
     note: str = ""
     #: KEEP/DELETE_PODEIP: status fields to show.
@@ -473,7 +476,7 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
         # tried (InvalidAssociation.Duplicated spends an Associate slot and backs off).
         note = "pod IP still has another EIP"
         if o.ip_held_for < QUIET and not shows_anything(podeip, pod):
-            return Step(State.IP_HELD, Do.WAIT, eip=eip, after=HELD_RETRY, note=note)
+            return Step(State.IP_HELD, Do.WAIT, eip=eip, after=HELD_RETRY, in_flight=True, note=note)
         message = f"pod IP {pod.pod_ip} still has EIP {o.ip_held_by}; waiting for it to be unbound"
         return Step(
             State.IP_HELD,
@@ -482,6 +485,7 @@ def _bind(o: Observed, podeip: PodEIP, pod: PodView) -> Step:
             reason=c.EV_POD_IP_STILL_BOUND,
             message=message,
             after=HELD_RETRY,
+            in_flight=True,
             note=note,
         )
     association = o.rounds.get("associate", -1) + 1

@@ -128,12 +128,17 @@ def give_ip(bed: Bed, ip: str = "10.0.0.5") -> None:
     status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
 
 
-async def test_a_pod_ip_that_comes_within_quiet_costs_no_write_before_bound() -> None:
+def without_ip() -> tuple[Bed, list[tuple[str, Any]]]:
+    """A gated pod on its node, its IP not given yet, and the requests recorded from now on."""
     bed = Bed()
     bed.eni()
     bed.add_pod(pod_ip="")
     gated(bed)
-    sent = record_requests(bed)
+    return bed, record_requests(bed)
+
+
+async def test_a_pod_ip_that_comes_within_quiet_costs_no_write_before_bound() -> None:
+    bed, sent = without_ip()
     requeue = await bed.once()
     assert requeue is not None and 0 < requeue.after <= QUIET and requeue.hold is Hold.NONE
     bed.clock.advance(2.0)  # the IP's event, before the requeue is due
@@ -145,11 +150,7 @@ async def test_a_pod_ip_that_comes_within_quiet_costs_no_write_before_bound() ->
 
 
 async def test_a_pod_without_its_ip_for_long_shows_it_once_then_binds() -> None:
-    bed = Bed()
-    bed.eni()
-    bed.add_pod(pod_ip="")
-    gated(bed)
-    sent = record_requests(bed)
+    bed, sent = without_ip()
     await bed.settle()  # quiet, then shown at QUIET; no cloud call meanwhile
     assert bed.engine.call_log() == []
     podeip = bed.podeip()

@@ -555,14 +555,14 @@ ROWS = [
         observed(eni_looked=True, pod_eni=ENI, ip_held_by="eip-old", ip_held_for=QUIET - 1),
         State.IP_HELD,
         Do.WAIT,
-        {"reason": "", "after": HELD_RETRY, "poll": ""},
+        {"reason": "", "after": HELD_RETRY, "poll": "", "in_flight": True},
     ),
     Row(
         "available, the pod IP still has another EIP for QUIET: shown, still no Associate",
         observed(eni_looked=True, pod_eni=ENI, ip_held_by="eip-old", ip_held_for=QUIET),
         State.IP_HELD,
         Do.WAIT,
-        {"reason": c.EV_POD_IP_STILL_BOUND, "after": HELD_RETRY, "warn": False},
+        {"reason": c.EV_POD_IP_STILL_BOUND, "after": HELD_RETRY, "warn": False, "in_flight": True},
         check=lambda s: "eip-old" in s.message and POD_IP in s.message,
     ),
     Row(
