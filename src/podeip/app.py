@@ -374,21 +374,29 @@ async def begin_work(
     started: set[Key] | None = None,
     begun: asyncio.Event | None = None,
 ) -> None:
-    """Once this instance leads (at once when standalone) and the view is filled: queue the keys
-    of the view's start-up (``started``: those it brought until then) that changed while no
-    instance worked (pods gone, new pods: ``gc.changed_at_start``) and start the workers; from
-    then on (``begun``) every change is queued. Once kopf's stream has delivered the view
-    (``ready``), list our EIPs and queue the other PodEIPs that need a pass
-    (``gc.still_to_check``). The changes go first, before kopf's start-up delivery is over:
-    kopf delivers 25,000 pods in about 45 s, which a restart after churn spent waiting
-    (BENCHMARKS-scale.md); the listing waits for it, so that a restart with nothing to do does
-    not hold the listing and kopf's delivery in memory at once. A selecting pod watch waits for
-    ``ready`` first: its unconfirmed entries are also the pods it does not watch (``gc._why``)."""
+    """Once this instance leads (at once when standalone): list our EIPs (``warm_up``) while the
+    view fills. Once the view is filled: queue the keys of the view's start-up (``started``:
+    those it brought until then) that changed while no instance worked (pods gone, new pods:
+    ``gc.changed_at_start``) and start the workers; from then on (``begun``) every change is
+    queued. Once the listing is in too, queue the other PodEIPs that need a pass
+    (``gc.still_to_check``). Nothing here waits for kopf's start-up delivery (``ready``): kopf
+    delivers 25,000 pods in about 45 s, which a restart spent waiting (BENCHMARKS-scale.md); a
+    pass reads the pod of a key the watch has not delivered yet. The listing is a snapshot taken
+    before the view's (a restart that changed nothing finds every PodEIP as the listing shows
+    it); what changes after it is told by the watch, or found by the passes, which look again at
+    an EIP whose observation is too old (``ObservedEips``). A standby lists nothing: the cloud's
+    read limit is the account's. A selecting pod watch waits for ``ready`` first: its
+    unconfirmed entries are also the pods it does not watch (``gc._why``)."""
     if leadership is not None:
         await leadership.held.wait()
     else:
         deps.metrics.leader.set(1)
-    await (deps.view.ready if deps.view.pod_label is not None else deps.view.filled).wait()
+    listing = asyncio.create_task(warm_up(deps, reconciler))
+    try:
+        await (deps.view.ready if deps.view.pod_label is not None else deps.view.filled).wait()
+    except asyncio.CancelledError:
+        listing.cancel()
+        raise
     if begun is not None:
         begun.set()  # (no await between this and reading ``started``: no change is lost)
     changed, rest = gc.changed_at_start(deps, sorted(started or ()))
@@ -396,8 +404,7 @@ async def begin_work(
     for key in changed:
         queue.add(key)
     queue.start()
-    await deps.view.ready.wait()
-    eips = await warm_up(deps, reconciler)
+    eips = await listing
     keys = gc.still_to_check(deps, eips, rest)
     logger.info(
         "start-up: %d changed while down and %d more of %d PodEIPs and pods need a pass",
