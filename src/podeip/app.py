@@ -27,7 +27,7 @@ from podeip.cloud.errors import CloudError
 from podeip.cloud.models import Eip
 from podeip.cloud.observed import ObservedEips
 from podeip.cloud.provider import EipProvider
-from podeip.controllers import handlers
+from podeip.controllers import handlers, lean
 from podeip.controllers.memo import Operator
 from podeip.k8s.client import KubeClient
 from podeip.k8s.connection import load_connection
@@ -470,14 +470,17 @@ async def idle(
             await runner.cleanup()
 
 
-def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
+def kopf_settings(settings: Settings, *, events_only: bool = True) -> kopf.OperatorSettings:
+    """kopf's settings; ``events_only``: the registry holds event handlers only (``lean``)."""
     configured = kopf.OperatorSettings()
     configured.persistence.finalizer = "podeip-controller.alibabacloud.com/kopf-finalizer"
     configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix="podeip-controller.alibabacloud.com"
     )
-    configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="podeip-controller.alibabacloud.com"
+    configured.persistence.diffbase_storage = (
+        lean.NoDiffBase()  # no changing handler: no essence to build at every event
+        if events_only
+        else kopf.AnnotationsDiffBaseStorage(prefix="podeip-controller.alibabacloud.com")
     )
     configured.posting.level = logging.WARNING
     configured.watching.server_timeout = 300
@@ -505,9 +508,12 @@ async def run(
         await idle(settings, stop_flag=stop_flag, ready_flag=ready_flag)
         return
     async with running(settings, provider=provider) as (memo, _, registry):
+        events_only = lean.fits(registry)
         await kopf.operator(
             registry=registry,
-            settings=kopf_settings(settings),
+            settings=kopf_settings(settings, events_only=events_only),
+            # No memory kept per object seen (pods that ask for nothing included): ``lean``.
+            memories=lean.EventMemories() if events_only else None,
             memo=memo,
             clusterwide=True,
             # No kopf peering: it would pause the leader whenever a standby starts. The leader
