@@ -1145,4 +1145,24 @@ def churn_why(r: Results) -> list[str]:
         )
         + (f"; leaks: {leaks}" if leaks else "; no leak")
         + "."
+        + _churn_start(ch, f["floor"])
     ]
+
+
+def _churn_start(ch: dict[str, Any], floor: float) -> str:
+    """The churn restart split at its first mutating call: before it, the start-up (the process,
+    then its listing of every pod and PodEIP, before which no change is known); after it, the
+    work, against the limit (which leaves the start-up out)."""
+    firsts = [first for first, _ in ch.get("spans", {}).values()]
+    if not firsts or not ch.get("seconds"):
+        return ""
+    first = min(firsts)
+    after = ch["seconds"] - first
+    listed = ch.get("kube", {}).get("list pods", 0.0) + ch.get("kube", {}).get("list podeips", 0.0)
+    return (
+        f" The first change's call came {fmt(first, ' s', 1)} after the start: the start-up, whose "
+        f"listing of every pod and PodEIP ({listed:.0f} list requests) comes before any change is "
+        f"known, and which the limit leaves out. From that call on, {fmt(after, ' s', 1)}: "
+        f"{after / floor:.2f}× the limit. What would close it: a shorter listing (a selecting pod "
+        "watch, `podeip.watch.selectLabeledPods`, lists only the pods that ask for an EIP)."
+    )

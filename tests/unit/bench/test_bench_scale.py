@@ -172,6 +172,9 @@ def test_churn_missed_by_time_or_by_a_leak_says_why() -> None:
     assert "handled after 90.0 s against 53 s" in line and "healthy after 4.0 s" in line
     assert "patch podeips/status 300.0" in line and "no leak" in line
     assert "Associates from 4.5 s to 88.0 s" in line
+    # The start-up apart: from the first mutating call (4.5 s) on, 85.5 s of work.
+    assert "first change's call came 4.5 s after the start" in line
+    assert f"From that call on, 85.5 s: {85.5 / report.churn_floor(slow, slow.churn)['floor']:.2f}×" in line
     leaky = churned(55.0, leaks={"EIPs no PodEIP names": ["eip-x"]})
     row = report.churn_target(leaky)
     assert row.met is False and row.measured.endswith("1 leaked")
