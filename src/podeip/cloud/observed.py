@@ -243,6 +243,15 @@ class ObservedEips:
         self._holds[allocation_id] = private_ip
         self._expected.add(allocation_id)
 
+    def now(self) -> float:
+        """This memory's clock (for ``changed_since``)."""
+        return self._clock()
+
+    def changed_since(self, allocation_id: str, at: float) -> bool:
+        """Whether we began or finished changing this EIP at ``at`` (``now()``) or later."""
+        changed = self._changed.get(allocation_id)
+        return changed is not None and changed >= at
+
     def holder_of(self, private_ip: str) -> tuple[str, float] | None:
         """The allocation ID of the EIP last seen on this private IP (bound, binding or
         unbinding) and the age of what we know (seconds): of that look, or, once we changed the

@@ -24,7 +24,8 @@ Every ``garbageCollectionPeriodInMinutes``:
    another allocation), allocated longer than the grace period ago, and ``Available``. Only
    when the view shows candidates are PodEIPs listed **from the API server** (not the view,
    after the cloud listing), and the candidates found again from that listing alone: nothing
-   is released on the view's word.
+   is released on the view's word. An EIP this process changed since the cloud listing began
+   (a teardown's Unassociate or Release) is ours in flight, never a candidate (``_unchanged``).
    An EIP that a PodEIP names but whose ``podeip-uid`` tag names none of the PodEIPs naming it
    (a tag changed out of band) is a *tag mismatch*: reported (a Warning ``EipTagMismatch`` on
    each PodEIP naming it, the gauge ``podeip_eips{state="tag_mismatch"}``, and ``podeip gc
@@ -113,6 +114,19 @@ def release_budget(released_at: deque[datetime], *, now: datetime, cap: int) -> 
     while released_at and now - released_at[0] >= BUDGET_WINDOW:
         released_at.popleft()
     return max(cap - len(released_at), 0)
+
+
+def _unchanged(d: Deps, eips: list[Eip], listed_at: float | None) -> list[Eip]:
+    """The listed EIPs that this process has not changed since the listing began. One it has
+    (a teardown's Unassociate or Release, typically: a Follow PodEIP deleted meanwhile, its
+    EIP shown ``Available`` and its PodEIP gone by the time PodEIPs are listed) is ours in
+    flight, not an orphan: the listing shows what it was, and the next pass sees what it is.
+    Without this, such an EIP was "released" as an orphan (a Release answered NotFound, a
+    Warning and the orphan metric for our own work: a restart after churn made three)."""
+    if listed_at is None or not isinstance(d.cloud, ObservedEips):
+        return eips
+    cloud = d.cloud
+    return [eip for eip in eips if not cloud.changed_since(eip.allocation_id, listed_at)]
 
 
 def orphan_candidates(
@@ -324,6 +338,7 @@ def _paired(d: Deps, gone: list[Key], new: list[Key]) -> list[Key]:
 
 async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
     sweep = Sweep()
+    listed_at = d.cloud.now() if isinstance(d.cloud, ObservedEips) else None
     try:
         eips: list[Eip] | None = await d.cloud.describe_eips(
             tags={c.TAG_CLUSTER_ID: d.cluster_id, c.TAG_MANAGED_BY: c.MANAGED_BY}
@@ -356,7 +371,7 @@ async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
         # The view may be a moment behind: it only tells whether a fresh listing is worth its
         # cost. Candidates are found again from the API server's listing, taken after the cloud's.
         grace = timedelta(minutes=d.settings.gc.orphan_grace_minutes)
-        free, busy = orphan_candidates(eips, podeips, d=d, grace=grace)
+        free, busy = orphan_candidates(_unchanged(d, eips, listed_at), podeips, d=d, grace=grace)
         if free or busy:
             fresh = await _list_podeips(d, sweep)
             if fresh is None:
@@ -367,7 +382,7 @@ async def run_pass(d: Deps, *, dry_run: bool = False) -> Sweep:
     managed = {p.spec.allocation_id for p in podeips if p.spec.allocation_id}
     d.metrics.eips.labels(state="managed").set(len(managed))
     grace = timedelta(minutes=d.settings.gc.orphan_grace_minutes)
-    free, busy = orphan_candidates(eips, podeips, d=d, grace=grace)
+    free, busy = orphan_candidates(_unchanged(d, eips, listed_at), podeips, d=d, grace=grace)
     sweep.candidates = [e.allocation_id for e in free]
     sweep.in_use_orphans = [e.allocation_id for e in busy]
     d.metrics.eips.labels(state="orphaned").set(len(free) + len(busy))

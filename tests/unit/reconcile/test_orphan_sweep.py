@@ -228,3 +228,31 @@ async def test_r8_orphans_are_matched_by_uid_never_by_name(bed: Bed) -> None:
     sweep = await gc.run_pass(bed.deps)
     assert sorted(sweep.released) == sorted([same_name, duplicate])
     assert mine in {e.allocation_id for e in bed.engine.eips()}
+
+
+async def test_r8_an_eip_we_change_while_the_sweep_lists_is_ours_in_flight_not_an_orphan(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Follow PodEIP deleted while the sweep lists: the listing shows its EIP ``Available``
+    (unbound, not yet released), and by the time PodEIPs are listed the PodEIP is gone. Our own
+    teardown releases it meanwhile: the sweep neither releases it again nor counts it as an
+    orphan (make bench-scale's churn restart once showed three such "orphan" releases). An
+    orphan the process did not touch is still released by the same pass."""
+    await with_podeip(bed)
+    ours = tagged(bed, "uid-deleted", status=EipStatus.AVAILABLE)
+    orphan = tagged(bed, "uid-gone", status=EipStatus.AVAILABLE)
+    bed.clock.advance(GRACE + 1)
+    inner = bed.deps.cloud.inner  # type: ignore[attr-defined]
+    listing = inner.describe_eips
+
+    async def listed_then_released(**kwargs: Any) -> Any:
+        eips = await listing(**kwargs)  # the snapshot: both Available, no PodEIP names them
+        if kwargs.get("tags"):
+            await bed.deps.cloud.release_eip(ours)  # the teardown's Release, through our memory
+        return eips
+
+    monkeypatch.setattr(inner, "describe_eips", listed_then_released)
+    sweep = await gc.run_pass(bed.deps)
+    assert sweep.released == [orphan] and sweep.candidates == [orphan]
+    assert released(bed) == [ours, orphan]  # ours once (the teardown's), none answered NotFound
+    assert not [call for call in bed.engine.call_log(action="ReleaseEipAddress") if call.result != "OK"]
