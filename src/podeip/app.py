@@ -382,7 +382,7 @@ async def begin_work(
     (``gc.still_to_check``). Nothing here waits for kopf's start-up delivery (``ready``): kopf
     delivers 25,000 pods in about 45 s, which a restart spent waiting (BENCHMARKS-scale.md); a
     pass reads the pod of a key the watch has not delivered yet. The listing is a snapshot taken
-    before the view's (a restart that changed nothing finds every PodEIP as the listing shows
+    while the view fills (a restart that changed nothing finds every PodEIP as the listing shows
     it); what changes after it is told by the watch, or found by the passes, which look again at
     an EIP whose observation is too old (``ObservedEips``). A standby lists nothing: the cloud's
     read limit is the account's. A selecting pod watch waits for ``ready`` first: its
@@ -470,7 +470,16 @@ async def idle(
             await runner.cleanup()
 
 
-def kopf_settings(settings: Settings, *, events_only: bool = True) -> kopf.OperatorSettings:
+def kopf_setup(
+    settings: Settings, registry: kopf.OperatorRegistry
+) -> tuple[kopf.OperatorSettings, lean.EventMemories | None]:
+    """kopf's settings and its store of per-object memories (None: kopf's own) for this
+    registry: the lean ones (``controllers/lean.py``) only if it holds event handlers only."""
+    events_only = lean.fits(registry)
+    return kopf_settings(settings, events_only=events_only), lean.EventMemories() if events_only else None
+
+
+def kopf_settings(settings: Settings, *, events_only: bool = False) -> kopf.OperatorSettings:
     """kopf's settings; ``events_only``: the registry holds event handlers only (``lean``)."""
     configured = kopf.OperatorSettings()
     configured.persistence.finalizer = "podeip-controller.alibabacloud.com/kopf-finalizer"
@@ -508,12 +517,11 @@ async def run(
         await idle(settings, stop_flag=stop_flag, ready_flag=ready_flag)
         return
     async with running(settings, provider=provider) as (memo, _, registry):
-        events_only = lean.fits(registry)
+        configured, memories = kopf_setup(settings, registry)
         await kopf.operator(
             registry=registry,
-            settings=kopf_settings(settings, events_only=events_only),
-            # No memory kept per object seen (pods that ask for nothing included): ``lean``.
-            memories=lean.EventMemories() if events_only else None,
+            settings=configured,
+            memories=memories,  # none kept per object seen (pods that ask for nothing included)
             memo=memo,
             clusterwide=True,
             # No kopf peering: it would pause the leader whenever a standby starts. The leader

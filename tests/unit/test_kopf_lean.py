@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from podeip.app import kopf_settings
+from podeip.app import kopf_settings, kopf_setup
 from podeip.controllers import handlers, lean
 from podeip.settings import Settings
 
@@ -65,9 +65,24 @@ def test_no_essence_is_built_or_stored() -> None:
     assert kopf.AnnotationsDiffBaseStorage().build(body=body) != {}  # what kopf builds otherwise
 
 
-def test_kopf_settings_use_it_only_for_a_registry_of_event_handlers() -> None:
+def test_kopf_is_set_up_lean_only_for_a_registry_of_event_handlers() -> None:
+    """What ``app.run`` hands ``kopf.operator`` (``app.kopf_setup``): for the operator's registry
+    the lean memories and diff base; for one that holds more, kopf's own (None: kopf builds its
+    store) and our annotations' diff base."""
     settings = Settings(cloud={"provider": "simulated"})  # type: ignore[arg-type]
-    assert isinstance(kopf_settings(settings).persistence.diffbase_storage, lean.NoDiffBase)
-    other = kopf_settings(settings, events_only=False).persistence.diffbase_storage
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry)
+    configured, memories = kopf_setup(settings, registry)
+    assert isinstance(configured.persistence.diffbase_storage, lean.NoDiffBase)
+    assert isinstance(memories, lean.EventMemories)
+
+    @kopf.daemon("", "v1", "pods", registry=registry, id="spawning")  # what would not fit
+    async def daemon(**_: Any) -> None:
+        return None
+
+    configured, memories = kopf_setup(settings, registry)
+    assert memories is None
+    other = configured.persistence.diffbase_storage
     assert isinstance(other, kopf.AnnotationsDiffBaseStorage)
     assert other.prefix == "podeip-controller.alibabacloud.com"
+    assert not isinstance(kopf_settings(settings).persistence.diffbase_storage, lean.NoDiffBase)

@@ -8,11 +8,17 @@ included:
 - *It remembers every object it has seen*, until that object's DELETED event: a
   ``ResourceMemory`` (a copy of the memo, an error throttler, the state of indexes and daemons,
   flags for resume handlers). About 0.9 KB of Python objects each: 21 MB with 22,000 pods,
-  kept for the life of the process (BENCHMARKS-scale.md, "Memory"). Nothing of it serves an
-  event handler across events: the memo is the one ``Operator`` (its ``__copy__`` returns
-  itself), and the rest belongs to the kinds of handler we do not register. ``EventMemories``
-  gives each event a memory of its own, not kept (kopf's ``ephemeral``, which its admission
-  webhooks use for objects that may never exist).
+  kept for the life of the process (BENCHMARKS-scale.md, "Memory"). ``EventMemories`` gives
+  each event a memory of its own, not kept (kopf's ``ephemeral``, which its admission webhooks
+  use for objects that may never exist). What that changes: the memo is the one ``Operator``
+  either way (its ``__copy__`` returns itself); index, daemon and resume state serve kinds of
+  handler we do not register; a patch kopf could not apply is not carried to the next event
+  (kopf patches nothing for event handlers). One thing is lost: kopf's error throttler, which
+  backs off an object whose processing failed (1 s, then longer, up to 10 min). Each event now
+  starts at the first delay. It serves only errors outside the handlers (kopf ignores and logs
+  an ``on.event`` handler's own) — in the watch's filter (``handlers.concerns_us``, which reads
+  the view) or in kopf itself — and one object's events come seconds apart at most, so a
+  failing object costs a log line and 1 s of its worker per event, not a busy loop.
 - *It builds the "essence" of every object at every event* (a deep copy of the body without
   metadata and status, cleaned by the progress storage in two more deep copies), for the diffs
   of changing handlers. ``NoDiffBase`` answers an empty essence: with no changing handler
