@@ -261,8 +261,8 @@ async def running(
         )
         deps.enqueue = queue.add
         # Until the view is ready, what its start-up brings is kept aside: ``begin_work`` gives
-        # a pass only to the keys that need one (``gc.at_start``); every change after that, and
-        # a pod's deletion at any time, is queued.
+        # a pass only to the keys that need one (``gc.changed_at_start``, ``gc.still_to_check``);
+        # every change after that, and a pod's deletion at any time, is queued.
         started: set[Key] = set()
         begun = asyncio.Event()
 
@@ -418,7 +418,7 @@ async def begin_work(
 
 async def warm_up(deps: Deps, reconciler: Reconciler) -> list[Eip] | None:
     """One listing of our tagged EIPs before the first passes: the start-up diff compares every
-    PodEIP with it (``gc.at_start``), and the passes it asks for find their EIPs in it (the
+    PodEIP with it (``gc.still_to_check``), and the passes it asks for find their EIPs in it (the
     listing passes through ``Deps.cloud``, an ``ObservedEips``, which remembers it)."""
     try:
         return await deps.cloud.describe_eips(tags={constants.TAG_CLUSTER_ID: deps.cluster_id})

@@ -15,9 +15,10 @@ Every ``garbageCollectionPeriodInMinutes``:
    it is seen on the pod's next event, or at a restart). Without the cloud listing, only the
    time-based work is enqueued. Without a view (``podeip gc``, which has no watch) the PodEIPs
    come from the API server and nothing is enqueued that a pass would serve.
-   The same diff serves the start-up (``at_start``): after a restart or a takeover, the PodEIPs
-   the view's start-up brought are compared with the warm-up listing, and only those that need
-   a pass get one (pods gone or new first), plus every Static one.
+   The same diff serves the start-up (``changed_at_start``, then ``still_to_check``): after a
+   restart or a takeover, the PodEIPs the view's start-up brought are compared with the warm-up
+   listing, and only those that need a pass get one (pods gone or new first), plus every
+   Static one.
 3. Orphans (issue 10: a tag alone is never proof of orphanhood): EIPs tagged with our cluster
    and managed-by that **no PodEIP's** ``spec.allocationID`` names, whatever their
    ``podeip-uid`` tag says, whose PodEIP UID is unknown (or known, but that PodEIP records
@@ -170,7 +171,7 @@ def record_ages(d: Deps, podeips: list[PodEIP]) -> None:
     d.metrics.terminating_seconds.set(max(((now - t).total_seconds() for t in terminating), default=0.0))
 
 
-#: Reasons of ``needs_pass`` that ``at_start`` serves first: a pod gone (its EIP is unbound at
+#: Reasons of ``needs_pass`` that ``changed_at_start`` serves first: a pod gone (its EIP is unbound at
 #: once: its IP may be given to another pod) or a PodEIP being deleted; then one not allocated.
 GONE, NOT_ALLOCATED, DELETING = "pod gone or replaced", "not allocated", "being deleted"
 
@@ -235,13 +236,6 @@ def _why(d: Deps, key: Key, podeip: PodEIP, by_id: dict[str, Eip] | None) -> str
     unsure = d.view.pod_label is not None and d.view.pod_unsure(key)
     pod = None if unsure else d.view.pod(key)
     return needs_pass(podeip, pod, by_id, status_fields=d.status_fields)
-
-
-def at_start(d: Deps, eips: list[Eip] | None, keys: Iterable[Key]) -> list[Key]:
-    """After a restart (or a takeover), which of the keys the view's start-up filled need a
-    pass: ``changed_at_start``'s first, then ``still_to_check``'s."""
-    first, rest = changed_at_start(d, keys)
-    return [*first, *still_to_check(d, eips, rest)]
 
 
 def changed_at_start(d: Deps, keys: Iterable[Key]) -> tuple[list[Key], list[Key]]:

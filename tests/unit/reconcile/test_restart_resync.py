@@ -1,5 +1,6 @@
-"""We test these aspects of the start-up after a restart (``app.begin_work``, ``gc.at_start``), on
-the in-process harness with a real work queue:
+"""We test these aspects of the start-up after a restart (``app.begin_work``,
+``gc.changed_at_start`` and ``gc.still_to_check``), on the in-process harness with a real work
+queue:
 
 - of what the view's start-up brought, only the keys that need a pass are queued: a pod deleted
   and a pod created while the operator was down, an EIP changed out of band meanwhile, a Static
@@ -20,7 +21,7 @@ import collections
 
 from podeip import app
 from podeip import constants as c
-from podeip.cloud.models import EipStatus
+from podeip.cloud.models import Eip, EipStatus
 from podeip.reconcile import gc
 from podeip.reconcile.queue import Key, WorkQueue
 
@@ -130,8 +131,14 @@ async def test_without_the_listing_or_for_a_static_eip_every_podeip_gets_a_pass(
     bed.view.filled.set()
     bed.view.ready.set()
     eips = await bed.deps.cloud.describe_eips(tags={c.TAG_CLUSTER_ID: CLUSTER})
-    assert gc.at_start(bed.deps, eips, sorted(started)) == [UNCHANGED[0]]
-    assert gc.at_start(bed.deps, None, sorted(started)) == sorted(UNCHANGED)  # the listing failed
+    assert at_start(bed, eips, sorted(started)) == [UNCHANGED[0]]
+    assert at_start(bed, None, sorted(started)) == sorted(UNCHANGED)  # the listing failed
+
+
+def at_start(bed: Bed, eips: list[Eip] | None, keys: list[Key]) -> list[Key]:
+    """The keys a start-up queues, in order, as ``app.begin_work`` composes them."""
+    changed, rest = gc.changed_at_start(bed.deps, keys)
+    return [*changed, *gc.still_to_check(bed.deps, eips, rest)]
 
 
 async def test_the_diff_matches_the_collectors_at_rest() -> None:
